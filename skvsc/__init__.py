@@ -1,0 +1,14 @@
+"""skvsc: scikit-learn estimators for sparse coding and sparse variational autoencoders.
+
+Models are trained with PyTorch on the device the user picks (``device="auto"``
+uses CUDA when available).  Every estimator is a scikit-learn transformer:
+``fit``/``transform``/``inverse_transform``/``score``, usable in a
+:class:`~sklearn.pipeline.Pipeline` and under
+:class:`~sklearn.model_selection.GridSearchCV`.
+"""
+
+from .solvers import sparse_encode
+from .sparse_coding import SparseCoder
+
+__all__ = ["SparseCoder", "sparse_encode"]
+__version__ = "0.1.0"
