@@ -1,0 +1,204 @@
+"""torch.nn building blocks shared by the skvsc estimators.
+
+Every constructor takes a ``generator`` (a :class:`torch.Generator`): weights
+are drawn from it explicitly, so building a module never touches torch's global
+random stream and the same generator state gives the same weights.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = [
+    "make_linear",
+    "normalize_columns_",
+    "normalize_rows_",
+    "LinearDictionary",
+    "ResidualBlock",
+    "Encoder",
+]
+
+
+def make_linear(in_features, out_features, *, bias=True, generator=None):
+    """A :class:`torch.nn.Linear` initialised from ``generator``.
+
+    Same distribution as PyTorch's default initialisation (uniform on
+    ``±1/√in_features`` for the weight and the bias), but drawn from the given
+    generator instead of the global one.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Layer sizes.
+    bias : bool, default=True
+        Whether the layer has a bias.
+    generator : torch.Generator or None, default=None
+        Source of randomness (CPU generator).
+
+    Returns
+    -------
+    torch.nn.Linear
+        The layer, on the CPU.
+    """
+    layer = torch.nn.utils.skip_init(nn.Linear, in_features, out_features, bias=bias)
+    bound = 1.0 / math.sqrt(in_features)
+    with torch.no_grad():
+        layer.weight.copy_(
+            torch.empty(out_features, in_features).uniform_(-bound, bound, generator=generator)
+        )
+        if bias:
+            layer.bias.copy_(
+                torch.empty(out_features).uniform_(-bound, bound, generator=generator)
+            )
+    return layer
+
+
+@torch.no_grad()
+def normalize_columns_(weight, eps=1e-12):
+    """Project every column of a 2-D tensor onto the unit L2 sphere, in place.
+
+    Parameters
+    ----------
+    weight : torch.Tensor of shape (n_rows, n_columns)
+        Modified in place (gradients are not tracked).
+    eps : float, default=1e-12
+        Columns with a smaller norm are divided by ``eps`` instead.
+
+    Returns
+    -------
+    torch.Tensor
+        ``weight``.
+    """
+    return weight.div_(torch.linalg.vector_norm(weight, dim=0, keepdim=True).clamp(min=eps))
+
+
+@torch.no_grad()
+def normalize_rows_(weight, eps=1e-12):
+    """Project every row of a 2-D tensor onto the unit L2 sphere, in place."""
+    return weight.div_(torch.linalg.vector_norm(weight, dim=1, keepdim=True).clamp(min=eps))
+
+
+class LinearDictionary(nn.Module):
+    """Linear decoder without bias, ``x̂ = U z``, with atoms as columns of ``U``.
+
+    ``weight`` has the shape of ``nn.Linear(n_components, n_features).weight``,
+    i.e. (n_features, n_components): column ``k`` is atom ``k``.  It starts as
+    random unit-norm columns.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of atoms (latent dimension).
+    n_features : int
+        Dimension of the data.
+    generator : torch.Generator or None, default=None
+        Source of randomness for the initial atoms.
+    """
+
+    def __init__(self, n_components, n_features, *, generator=None):
+        super().__init__()
+        weight = torch.randn(n_features, n_components, generator=generator)
+        self.weight = nn.Parameter(normalize_columns_(weight))
+
+    def forward(self, z):
+        return z @ self.weight.T
+
+    def normalize_(self):
+        """Project every atom (column) to unit L2 norm, in place."""
+        normalize_columns_(self.weight.data)
+        return self
+
+    @property
+    def atoms(self):
+        """The atoms as rows, shape (n_components, n_features) (a view)."""
+        return self.weight.T
+
+
+class ResidualBlock(nn.Module):
+    """Pre-activation residual block ``h + W₂ ReLU(W₁ ReLU(h))`` (He et al. 2016).
+
+    Parameters
+    ----------
+    width : int
+        Size of the residual stream.
+    hidden : int
+        Inner size of the block.
+    generator : torch.Generator or None, default=None
+        Source of randomness for the weights.
+    """
+
+    def __init__(self, width, hidden, *, generator=None):
+        super().__init__()
+        self.inner = make_linear(width, hidden, generator=generator)
+        self.outer = make_linear(hidden, width, generator=generator)
+
+    def forward(self, h):
+        return h + self.outer(torch.relu(self.inner(torch.relu(h))))
+
+
+class Encoder(nn.Module):
+    """An amortised encoder: a body shared by ``n_heads`` linear output heads.
+
+    Bodies:
+
+    ``"linear"``
+        No hidden layer: every head is an affine function of ``x``.
+    ``"mlp"``
+        ``Linear → ReLU`` for each entry of ``hidden_sizes`` (Barello et al.'s
+        SVAE encoder is ``hidden_sizes`` of length two).
+    ``"resnet"``
+        A linear stem to ``hidden_sizes[0]`` units, then one
+        :class:`ResidualBlock` per entry of ``hidden_sizes`` (its inner width),
+        then a ReLU (paper 000 §3, "more expressive encoder").
+
+    Parameters
+    ----------
+    n_features : int
+        Input dimension.
+    n_components : int
+        Size of every head (the latent dimension).
+    kind : {"linear", "mlp", "resnet"}, default="mlp"
+        The body.
+    hidden_sizes : sequence of int, default=(256, 256)
+        Hidden sizes (ignored by ``"linear"``).
+    n_heads : int, default=2
+        Number of outputs (e.g. 2 for μ and log σ², 3 with a spike logit).
+    generator : torch.Generator or None, default=None
+        Source of randomness for the weights.
+
+    Returns
+    -------
+    Calling the module on a batch ``(n, n_features)`` returns a tuple of
+    ``n_heads`` tensors of shape ``(n, n_components)``.
+    """
+
+    def __init__(self, n_features, n_components, *, kind="mlp", hidden_sizes=(256, 256),
+                 n_heads=2, generator=None):
+        super().__init__()
+        hidden_sizes = tuple(int(h) for h in hidden_sizes)
+        if kind != "linear" and not hidden_sizes:
+            raise ValueError(f"encoder={kind!r} needs at least one hidden size.")
+        layers = []
+        if kind == "linear":
+            width = n_features
+        elif kind == "mlp":
+            width = n_features
+            for size in hidden_sizes:
+                layers += [make_linear(width, size, generator=generator), nn.ReLU()]
+                width = size
+        elif kind == "resnet":
+            width = hidden_sizes[0]
+            layers.append(make_linear(n_features, width, generator=generator))
+            layers += [ResidualBlock(width, size, generator=generator) for size in hidden_sizes]
+            layers.append(nn.ReLU())
+        else:
+            raise ValueError(f"Unknown encoder kind {kind!r}; use 'linear', 'mlp' or 'resnet'.")
+        self.body = nn.Sequential(*layers)
+        self.heads = nn.ModuleList(
+            make_linear(width, n_components, generator=generator) for _ in range(n_heads)
+        )
+
+    def forward(self, x):
+        h = self.body(x)
+        return tuple(head(h) for head in self.heads)
