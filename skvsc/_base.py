@@ -217,7 +217,8 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         """Run the mini-batch loop on validated ``X``; returns ``self``."""
         n_samples = X.shape[0]
         n_validation = int(round(validation_fraction * n_samples))
-        if validation_fraction > 0 and n_samples - n_validation >= 1:
+        if validation_fraction > 0 and n_samples - max(n_validation, 1) >= 1:
+            # At least one validation sample, and always one to train on.
             n_validation = max(n_validation, 1)
         else:
             n_validation = 0
