@@ -10,6 +10,7 @@ uses CUDA when available).  Every estimator is a scikit-learn transformer:
 from .solvers import sparse_encode
 from .sparse_coding import SparseCoder
 from .svae import SVAE
+from .vdl import VarianceRegDictLearner
 
-__all__ = ["SVAE", "SparseCoder", "sparse_encode"]
+__all__ = ["SVAE", "SparseCoder", "VarianceRegDictLearner", "sparse_encode"]
 __version__ = "0.1.0"

@@ -17,6 +17,8 @@ __all__ = [
     "LinearDictionary",
     "ResidualBlock",
     "Encoder",
+    "LISTAEncoder",
+    "HiddenLayerDecoder",
 ]
 
 
@@ -202,3 +204,91 @@ class Encoder(nn.Module):
     def forward(self, x):
         h = self.body(x)
         return tuple(head(h) for head in self.heads)
+
+
+class LISTAEncoder(nn.Module):
+    """LISTA encoder with ``n_iter`` unrolled iterations (paper 002, Algorithm 1).
+
+    ``u = U y + b``, ``z₀ = ρ(u)``, ``zᵢ = ρ(u + S zᵢ₋₁)`` for ``i = 1..n_iter``,
+    output ``z_{n_iter}`` (Gregor & LeCun 2010; Evtimova & LeCun 2022).  With
+    ``positive=True`` the non-linearity ``ρ`` is a ReLU, as in Algorithm 1 (the
+    bias ``b`` plays the role of the negative threshold).  With
+    ``positive=False`` it is a soft-threshold with a learned per-component
+    threshold ``|θ|`` (the original LISTA), so codes can be negative.
+
+    Parameters
+    ----------
+    n_features : int
+        Input dimension ``d``.
+    n_components : int
+        Code dimension ``l``.
+    n_iter : int, default=3
+        Number of unrolled iterations ``L``.
+    positive : bool, default=True
+        Non-negative codes (ReLU) or signed codes (soft-threshold).
+    generator : torch.Generator or None, default=None
+        Source of randomness for the weights.
+    """
+
+    def __init__(self, n_features, n_components, *, n_iter=3, positive=True, generator=None):
+        super().__init__()
+        self.n_iter = int(n_iter)
+        self.positive = bool(positive)
+        self.U = make_linear(n_features, n_components, bias=True, generator=generator)
+        self.S = make_linear(n_components, n_components, bias=False, generator=generator)
+        if not self.positive:
+            self.threshold = nn.Parameter(torch.full((n_components,), 1e-2))
+
+    def _rho(self, x):
+        if self.positive:
+            return torch.relu(x)
+        theta = self.threshold.abs()
+        return torch.relu(x - theta) - torch.relu(-x - theta)
+
+    def forward(self, y):
+        u = self.U(y)
+        z = self._rho(u)
+        for _ in range(self.n_iter):
+            z = self._rho(u + self.S(z))
+        return z
+
+
+class HiddenLayerDecoder(nn.Module):
+    """Decoder with one hidden ReLU layer: ``x̂ = W₂ ReLU(W₁ z + b₁)`` (paper 002 §3.1).
+
+    ``W₁`` (``layer1.weight``, shape (hidden_size, n_components)) has a bias
+    ``b₁``; ``W₂`` (``layer2.weight``, shape (n_features, hidden_size)) has none.
+
+    Parameters
+    ----------
+    n_components : int
+        Code dimension ``l``.
+    n_features : int
+        Output dimension ``d``.
+    hidden_size : int
+        Hidden dimension ``m``.
+    generator : torch.Generator or None, default=None
+        Source of randomness for the weights.
+    """
+
+    def __init__(self, n_components, n_features, hidden_size, *, generator=None):
+        super().__init__()
+        self.layer1 = make_linear(n_components, hidden_size, bias=True, generator=generator)
+        self.layer2 = make_linear(hidden_size, n_features, bias=False, generator=generator)
+
+    def forward(self, z):
+        return self.layer2(torch.relu(self.layer1(z)))
+
+    def normalize_(self):
+        """Project the columns of ``W₁`` and of ``W₂`` to unit L2 norm, in place."""
+        normalize_columns_(self.layer1.weight.data)
+        normalize_columns_(self.layer2.weight.data)
+        return self
+
+    @property
+    def atoms(self):
+        """Response to each one-hot code with ``b₁`` removed: ``W₂ ReLU(W₁ eᵢ)`` as rows.
+
+        Shape (n_components, n_features); paper 002 §4.1.1 and its footnote 6.
+        """
+        return torch.relu(self.layer1.weight.T) @ self.layer2.weight.T

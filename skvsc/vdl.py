@@ -1,0 +1,505 @@
+"""Variance-regularised dictionary learning (Evtimova & LeCun, paper 002)."""
+
+import numbers
+
+import torch
+import torch.nn.functional as F
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import TRAINING_CONSTRAINTS, SparseModelMixin
+from .modules import HiddenLayerDecoder, LinearDictionary, LISTAEncoder
+from .solvers import fista, fista_autograd, lipschitz_constant
+
+__all__ = ["VarianceRegDictLearner", "variance_hinge"]
+
+#: Added to the batch variance before the square root, so the hinge and its
+#: gradient stay finite for a component that is constant over the batch.
+_VAR_EPS = 1e-8
+
+
+def variance_hinge(Z, threshold, eps=_VAR_EPS):
+    """Sum over components of the squared hinge ``[(T − std_j(Z))₊]²``.
+
+    ``std_j`` is the unbiased standard deviation of column ``j`` of ``Z`` over
+    the batch (divisor ``n − 1``, paper 002 eq. 7), computed as
+    ``sqrt(Var_j + eps)``.  Its gradient is eq. (11)/(30):
+    ``−2/(n−1) · (T − s_j)/s_j · (z_ij − μ_j)`` where ``s_j < T``, else 0.
+
+    Parameters
+    ----------
+    Z : torch.Tensor of shape (n_samples, n_components)
+        A batch of codes, ``n_samples ≥ 2``.
+    threshold : float
+        ``T``.
+    eps : float, default=1e-8
+        Added to the variance inside the square root.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar (not multiplied by β).
+    """
+    std = torch.sqrt(Z.var(dim=0, correction=1) + eps)
+    return torch.relu(threshold - std).pow(2).sum()
+
+
+class _Autoencoder(torch.nn.Module):
+    def __init__(self, encoder, decoder):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+
+class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
+    """Sparse coding with a variance hinge on the codes, a LISTA encoder and a linear or MLP decoder.
+
+    Implements VDL / VDL-NL and the SDL / SDL-NL baselines of Evtimova & LeCun
+    (2022).  Per mini-batch ``Y`` of ``n`` samples, FISTA (initialised at the
+    encoder's codes ``E(y)``) minimises over the batch of codes ``Z``
+
+    .. math::
+
+        \\sum_i \\Big[\\tfrac1d\\|y_i - \\mathcal D(z_i)\\|_2^2
+        + \\tfrac{\\gamma}{l}\\|z_i - \\mathcal E(y_i)\\|_2^2
+        + \\lambda\\|z_i\\|_1\\Big]
+        + \\beta\\sum_{j=1}^{l}\\big[(T - \\mathrm{std}_j(Z))_+\\big]^2,
+
+    with ``d = n_features``, ``l = n_components``, ``T = var_threshold`` and
+    ``std_j`` the unbiased standard deviation of component ``j`` over the
+    batch (the hinge couples the batch, so inference runs on it whole).  Then
+    one Adam step moves the decoder towards ``Y`` from the codes ``Z*``
+    (``mean (1/d)‖y − D(z*)‖²``) and one moves the encoder towards ``Z*``
+    (``mean (1/l)‖E(y) − z*‖²``).
+
+    **Scaling.** This is paper 002's eq. (13) with the reconstruction scaled by
+    ``1/d`` instead of ``½`` and the encoder term by ``1/l``, the scaling of the
+    authors' code: ``lam`` (λ) is the L1 weight *per sample relative to the
+    per-pixel mean squared error*, and the values of the paper's Table 3 apply
+    unchanged (MNIST: SDL λ=0.005, VDL λ=0.02).  In the paper's ½‖·‖² scaling
+    the same model has λ' = λ·d/2.
+
+    * VDL (``variance_reg=True``, the default): hinge on, decoder weights free.
+    * SDL (``variance_reg=False``): no hinge (``beta`` ignored); every column of
+      every decoder layer (W, or W₁ and W₂) is projected to unit L2 norm after
+      every step.
+    * ``variance_reg=True, beta=0``: neither, the ablation in which the codes'
+      L1 norms collapse while the decoder grows.
+
+    Parameters
+    ----------
+    n_components : int, default=128
+        Code dimension ``l`` (number of atoms).
+    lam : float, default=0.02
+        λ, the L1 weight of the codes in the energy above (``1/d`` scaling):
+        larger means sparser codes.  Paper 002 Table 1 uses 0.02 for VDL and
+        0.005 for SDL on MNIST.
+    beta : float, default=10.0
+        β, the weight of the variance hinge (ignored when
+        ``variance_reg=False``).
+    gamma : float, default=5.0
+        γ, the weight of ``(1/l)‖z − E(y)‖²`` in FISTA's energy (eq. 13).
+        Table 3 (MNIST): 1 for SDL and SDL-NL, 5 for VDL, 100 for VDL-NL.
+    var_threshold : float, default=0.5
+        ``T``: the hinge pushes each component's batch standard deviation
+        above it.
+    variance_reg : bool, default=True
+        True: VDL (hinge, free decoder).  False: SDL (unit-norm decoder
+        columns, no hinge).
+    decoder : {"linear", "mlp"}, default="linear"
+        ``"linear"``: ``x̂ = W z`` without bias.  ``"mlp"``:
+        ``x̂ = W₂ ReLU(W₁ z + b₁)`` with ``hidden_size`` hidden units.
+    hidden_size : int, default=512
+        Hidden size ``m`` of the ``"mlp"`` decoder (the paper does not state
+        its MNIST value).
+    positive_code : bool, default=True
+        Non-negative codes (the paper's setting): non-negative shrinkage in
+        FISTA and a ReLU LISTA encoder.  False: signed codes and a
+        soft-threshold LISTA.
+    code_step : float or None, default=0.5
+        Fixed FISTA step ``η_z`` for the energy above (Table 3: 1 for SDL, 0.5
+        for VDL).  During training it is shortened only when it would diverge:
+        to ``1/L`` with the exact Lipschitz constant when the smooth part is
+        quadratic (linear decoder, no hinge), else by backtracking.  None:
+        ``1/L``, or backtracking from 1.  ``transform_method="fista"`` with the
+        MLP decoder uses the fixed step as given.
+    code_max_iter : int, default=200
+        Maximum FISTA iterations.
+    code_tol : float, default=1e-3
+        FISTA stops when ``‖Δz‖ ≤ code_tol·‖z‖`` for every sample.
+    encoder_iter : int, default=3
+        Unrolled LISTA iterations ``L``.
+    learning_rate : float, default=3e-4
+        Adam learning rate of the decoder ``η_D`` (Table 3: 1e-3 for SDL).
+    encoder_learning_rate : float, default=1e-4
+        Adam learning rate of the encoder ``η_E`` (Table 3: 3e-4 for SDL).
+    decoder_bias_decay : float, default=1e-3
+        Weight decay on the hidden bias ``b₁`` of the ``"mlp"`` decoder.
+    encoder_bias_decay : float, default=0.0
+        Weight decay on the LISTA bias ``b``.
+    transform_method : {"encoder", "fista"}, default="encoder"
+        ``"encoder"``: amortised codes ``E(x)``.  ``"fista"``: FISTA on the
+        energy above without the batch-coupled hinge, initialised at
+        ``E(x)``.  Both are deterministic and per-sample.
+    batch_size : int, default=250
+        Mini-batch size (the hinge's batch).
+    max_epochs : int, default=200
+        Maximum passes over the data.
+    validation_fraction : float, default=0.1
+        Fraction held out; early stopping keeps the epoch with the lowest mean
+        validation energy ``(1/d)‖x − D(E(x))‖² + λ‖E(x)‖₁`` of encoder codes.
+    tol : float, default=1e-4
+        Relative decrease of the validation energy counted as an improvement.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    device : str, default="auto"
+        ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights and the shuffling (a local generator).
+    verbose : int, default=0
+        Progress on stderr when ≥ 1.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The atoms: columns of ``W`` (linear), or ``W₂ ReLU(W₁ eᵢ)``, the
+        response to each one-hot code with the bias ``b₁`` removed (MLP,
+        paper 002 §4.1.1).
+    module_ : torch.nn.Module
+        ``module_.encoder`` (LISTA) and ``module_.decoder``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_iter_ : int
+        Epochs run.
+    n_steps_ : int
+        Mini-batch updates run.
+    code_n_iter_ : int
+        FISTA iterations used by the last training batch.
+    device_ : torch.device
+        Device the model lives on.
+    history_ : dict
+        Per-epoch ``train_loss`` (mean energy of the FISTA codes, hinge
+        excluded), ``validation_loss`` (of encoder codes) and ``time``.
+
+    See Also
+    --------
+    SparseCoder : Unit-norm dictionary with FISTA codes and no encoder.
+    sklearn.decomposition.MiniBatchDictionaryLearning : Linear dictionary
+        learning on the CPU.
+
+    References
+    ----------
+    K. Evtimova and Y. LeCun, "Sparse coding with multi-layer decoders using
+    variance regularization", Transactions on Machine Learning Research, 2022.
+    K. Gregor and Y. LeCun, "Learning fast approximations of sparse coding",
+    ICML 2010.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skvsc import VarianceRegDictLearner
+    >>> X = load_digits().data
+    >>> X = (X - X.mean()) / X.std()
+    >>> vdl = VarianceRegDictLearner(n_components=32, max_epochs=3, device="cpu",
+    ...                              random_state=0).fit(X)
+    >>> codes = vdl.transform(X)
+    >>> codes.shape
+    (1797, 32)
+    >>> bool((codes >= 0).all())
+    True
+    """
+
+    _parameter_constraints = {
+        **TRAINING_CONSTRAINTS,
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "lam": [Interval(numbers.Real, 0, None, closed="left")],
+        "beta": [Interval(numbers.Real, 0, None, closed="left")],
+        "gamma": [Interval(numbers.Real, 0, None, closed="left")],
+        "var_threshold": [Interval(numbers.Real, 0, None, closed="neither")],
+        "variance_reg": ["boolean"],
+        "decoder": [StrOptions({"linear", "mlp"})],
+        "hidden_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "positive_code": ["boolean"],
+        "code_step": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "code_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "code_tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "encoder_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "encoder_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "decoder_bias_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "encoder_bias_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "transform_method": [StrOptions({"encoder", "fista"})],
+    }
+
+    _divergence_hint = "lower `code_step` or `learning_rate`, or set code_step=None"
+
+    def __init__(
+        self,
+        n_components=128,
+        *,
+        lam=0.02,
+        beta=10.0,
+        gamma=5.0,
+        var_threshold=0.5,
+        variance_reg=True,
+        decoder="linear",
+        hidden_size=512,
+        positive_code=True,
+        code_step=0.5,
+        code_max_iter=200,
+        code_tol=1e-3,
+        encoder_iter=3,
+        learning_rate=3e-4,
+        encoder_learning_rate=1e-4,
+        decoder_bias_decay=1e-3,
+        encoder_bias_decay=0.0,
+        transform_method="encoder",
+        batch_size=250,
+        max_epochs=200,
+        validation_fraction=0.1,
+        tol=1e-4,
+        n_iter_no_change=10,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.lam = lam
+        self.beta = beta
+        self.gamma = gamma
+        self.var_threshold = var_threshold
+        self.variance_reg = variance_reg
+        self.decoder = decoder
+        self.hidden_size = hidden_size
+        self.positive_code = positive_code
+        self.code_step = code_step
+        self.code_max_iter = code_max_iter
+        self.code_tol = code_tol
+        self.encoder_iter = encoder_iter
+        self.learning_rate = learning_rate
+        self.encoder_learning_rate = encoder_learning_rate
+        self.decoder_bias_decay = decoder_bias_decay
+        self.encoder_bias_decay = encoder_bias_decay
+        self.transform_method = transform_method
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.validation_fraction = validation_fraction
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------- model
+    def _build_module(self, n_features):
+        generator = self._generator
+        encoder = LISTAEncoder(n_features, self.n_components, n_iter=self.encoder_iter,
+                               positive=self.positive_code, generator=generator)
+        if self.decoder == "linear":
+            decoder = LinearDictionary(self.n_components, n_features, generator=generator)
+        else:
+            decoder = HiddenLayerDecoder(self.n_components, n_features, self.hidden_size,
+                                         generator=generator)
+        if not self.variance_reg:
+            decoder.normalize_()
+        self.module_ = _Autoencoder(encoder, decoder).to(self.device_)
+        self.code_n_iter_ = 0
+
+    def _make_optimizer(self):
+        """Two Adams, decoder and encoder, each with weight decay on its bias only."""
+        module = self.module_
+
+        def groups(net, bias, decay):
+            rest = [p for p in net.parameters() if p is not bias]
+            out = [{"params": rest}]
+            if bias is not None:
+                out.append({"params": [bias], "weight_decay": decay})
+            return out
+
+        decoder_bias = getattr(getattr(module.decoder, "layer1", None), "bias", None)
+        return {
+            "decoder": torch.optim.Adam(
+                groups(module.decoder, decoder_bias, self.decoder_bias_decay),
+                lr=self.learning_rate),
+            "encoder": torch.optim.Adam(
+                groups(module.encoder, module.encoder.U.bias, self.encoder_bias_decay),
+                lr=self.encoder_learning_rate),
+        }
+
+    @property
+    def components_(self):
+        with torch.no_grad():
+            return self.module_.decoder.atoms.detach().cpu().numpy().copy()
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    # ------------------------------------------------------------- inference
+    def _smooth_terms(self, X, E, hinge):
+        """The smooth part of the inference energy, summed over the batch."""
+        n_features, n_components = X.shape[1], self.n_components
+        decoder = self.module_.decoder
+        prox_weight = self.gamma / n_components
+        use_hinge = hinge and X.shape[0] >= 2
+        if self.decoder == "linear":
+            # Gram form: (1/d)Σ‖x − zA‖² = (1/d)(Σ‖x‖² − 2⟨Z, XAᵀ⟩ + ⟨ZG, Z⟩).
+            atoms = decoder.atoms.detach()
+            gram = atoms @ atoms.T
+            corr = X @ atoms.T
+            x_sq = X.pow(2).sum()
+
+            def reconstruction(Z):
+                return (x_sq - 2.0 * (Z * corr).sum() + ((Z @ gram) * Z).sum()) / n_features
+        else:
+            def reconstruction(Z):
+                return (X - decoder(Z)).pow(2).sum() / n_features
+
+        def smooth(Z):
+            value = reconstruction(Z) + prox_weight * (Z - E).pow(2).sum()
+            if use_hinge:
+                value = value + self.beta * variance_hinge(Z, self.var_threshold)
+            return value
+
+        return smooth
+
+    def _infer(self, X, E, *, hinge, tol, backtracking=True):
+        """FISTA codes of batch ``X`` initialised at the encoder's ``E``.
+
+        The autograd path starts from the fixed step ``code_step`` and, with
+        ``backtracking``, shortens it only when the sufficient-decrease test
+        fails (a safeguard against divergence; the step is shared by the batch).
+        """
+        with torch.no_grad():
+            use_hinge = hinge and self.beta > 0
+            if self.decoder == "linear" and not use_hinge:
+                # Quadratic smooth part: the Gram-form solver (per-sample stopping).
+                n_features, n_components = X.shape[1], self.n_components
+                atoms = self.module_.decoder.atoms
+                a, c = 2.0 / n_features, 2.0 * self.gamma / n_components
+                gram = a * (atoms @ atoms.T)
+                gram.diagonal().add_(c)
+                corr = a * (X @ atoms.T) + c * E
+                # The fixed step η_z, shortened only where it exceeds 1/L (it would diverge).
+                lipschitz = lipschitz_constant(gram)
+                if self.code_step is not None:
+                    lipschitz = max(lipschitz, 1.0 / self.code_step)
+                Z, n_iter = fista(gram, corr, self.lam, lipschitz=lipschitz, init=E,
+                                  positive=self.positive_code, max_iter=self.code_max_iter,
+                                  tol=tol)
+            else:
+                smooth = self._smooth_terms(X, E, use_hinge)
+                Z, n_iter = fista_autograd(smooth, E, self.lam, step=self.code_step,
+                                           backtracking=backtracking or self.code_step is None,
+                                           positive=self.positive_code,
+                                           max_iter=self.code_max_iter, tol=tol)
+        return Z, n_iter
+
+    def _encode(self, X):
+        E = self.module_.encoder(X)
+        if self.transform_method == "encoder":
+            return E
+        # Without the hinge the energy is separable; the Gram path stops per
+        # sample, and the autograd path runs all its iterations (tol=0) with
+        # the fixed step, so a code never depends on the rest of the batch.
+        tol = self.code_tol if self.decoder == "linear" else 0.0
+        return self._infer(X, E, hinge=False, tol=tol, backtracking=False)[0]
+
+    def _decode(self, Z):
+        return self.module_.decoder(Z)
+
+    def _energy(self, X, Z):
+        """Per-sample ``(1/d)‖x − D(z)‖² + λ‖z‖₁``."""
+        residual = X - self.module_.decoder(Z)
+        return residual.pow(2).mean(dim=1) + self.lam * Z.abs().sum(dim=1)
+
+    def _batch_loss(self, X):
+        # Early stopping monitors the energy of the encoder's codes.
+        return self._energy(X, self.module_.encoder(X)).mean()
+
+    def _score_samples(self, X):
+        return -self._energy(X, self._encode(X))
+
+    # -------------------------------------------------------------- learning
+    def _train_step(self, X):
+        module = self.module_
+        if getattr(self, "_optimizer", None) is None:
+            self._optimizer = self._make_optimizer()
+        optimizers = self._optimizer
+        with torch.no_grad():
+            E = module.encoder(X)
+        Z, self.code_n_iter_ = self._infer(X, E, hinge=self.variance_reg, tol=self.code_tol)
+
+        # Decoder: one Adam step on mean (1/d)‖y − D(z*)‖² (eq. 2).
+        optimizers["decoder"].zero_grad(set_to_none=True)
+        reconstruction = F.mse_loss(module.decoder(Z), X)
+        reconstruction.backward()
+        optimizers["decoder"].step()
+
+        # Encoder: one Adam step on mean (1/l)‖E(y) − z*‖² (eq. 12).
+        optimizers["encoder"].zero_grad(set_to_none=True)
+        F.mse_loss(module.encoder(X), Z).backward()
+        optimizers["encoder"].step()
+
+        self._after_step()
+        return reconstruction.item() + self.lam * Z.abs().sum(dim=1).mean().item()
+
+    def _after_step(self):
+        if not self.variance_reg:
+            self.module_.decoder.normalize_()
+
+    # ------------------------------------------------------------ public API
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the decoder and the encoder from ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (standardise it, e.g. global mean and std as in the
+            paper: the default λ, β, T assume inputs of unit scale).
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : VarianceRegDictLearner
+            The fitted estimator.
+        """
+        return self._fit(X)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Update the model with one pass over ``X`` (no validation split).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : VarianceRegDictLearner
+            The updated estimator.
+        """
+        return self._partial_fit(X)
+
+    def score(self, X, y=None):
+        """Mean negative energy ``−[(1/d)‖x − D(z)‖² + λ‖z‖₁]`` of the codes of ``transform``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        float
+            Higher is better.
+        """
+        return super().score(X)
