@@ -11,7 +11,7 @@ from ._base import TRAINING_CONSTRAINTS, SparseModelMixin
 from .modules import HiddenLayerDecoder, LinearDictionary, LISTAEncoder
 from .solvers import fista, fista_autograd, lipschitz_constant
 
-__all__ = ["VarianceRegDictLearner", "variance_hinge"]
+__all__ = ["VarianceRegDictLearner", "variance_hinge", "variance_hinge_grad"]
 
 #: Added to the batch variance before the square root, so the hinge and its
 #: gradient stay finite for a component that is constant over the batch.
@@ -42,6 +42,48 @@ def variance_hinge(Z, threshold, eps=_VAR_EPS):
     """
     std = torch.sqrt(Z.var(dim=0, correction=1) + eps)
     return torch.relu(threshold - std).pow(2).sum()
+
+
+def variance_hinge_grad(Z, threshold, eps=_VAR_EPS):
+    """Closed-form gradient of :func:`variance_hinge` (paper 002 eq. 11/30).
+
+    Parameters
+    ----------
+    Z : torch.Tensor of shape (n_samples, n_components)
+        A batch of codes, ``n_samples ≥ 2``.
+    threshold : float
+        ``T``.
+    eps : float, default=1e-8
+        Added to the variance inside the square root.
+
+    Returns
+    -------
+    value : torch.Tensor
+        Scalar hinge value.
+    grad : torch.Tensor of shape (n_samples, n_components)
+        ``−2/(n−1) · (T − s_j)₊/s_j · (z_ij − μ_j)``.
+    """
+    n = Z.shape[0]
+    centred = Z - Z.mean(dim=0, keepdim=True)
+    std = torch.sqrt(centred.pow(2).sum(dim=0) / (n - 1) + eps)
+    gap = torch.relu(threshold - std)
+    grad = (-2.0 / (n - 1)) * (gap / std) * centred
+    return gap.pow(2).sum(), grad
+
+
+class _ValueWithGrad(torch.autograd.Function):
+    """A scalar whose gradient was computed in closed form with its value."""
+
+    @staticmethod
+    def forward(ctx, Z, value_and_grad):
+        value, grad = value_and_grad(Z)
+        ctx.save_for_backward(grad)
+        return value
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (grad,) = ctx.saved_tensors
+        return grad_output * grad, None
 
 
 class _Autoencoder(torch.nn.Module):
@@ -344,17 +386,38 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         prox_weight = self.gamma / n_components
         use_hinge = hinge and X.shape[0] >= 2
         if self.decoder == "linear":
-            # Gram form: (1/d)Σ‖x − zA‖² = (1/d)(Σ‖x‖² − 2⟨Z, XAᵀ⟩ + ⟨ZG, Z⟩).
+            # Gram form, (1/d)Σ‖x − zA‖² = (1/d)(Σ‖x‖² − 2⟨Z, XAᵀ⟩ + ⟨ZG, Z⟩), with
+            # the gradient of every term in closed form (eq. 10, 11): one
+            # (n, l)×(l, l) product per evaluation and no autograd graph.
             atoms = decoder.atoms.detach()
             gram = atoms @ atoms.T
             corr = X @ atoms.T
             x_sq = X.pow(2).sum()
 
-            def reconstruction(Z):
-                return (x_sq - 2.0 * (Z * corr).sum() + ((Z @ gram) * Z).sum()) / n_features
-        else:
-            def reconstruction(Z):
-                return (X - decoder(Z)).pow(2).sum() / n_features
+            def value_and_grad(Z, need_grad=True):
+                ZG = Z @ gram
+                value = (x_sq - 2.0 * (Z * corr).sum() + (ZG * Z).sum()) / n_features
+                diff = Z - E
+                value = value + prox_weight * diff.pow(2).sum()
+                grad = None
+                if need_grad:
+                    grad = (2.0 / n_features) * (ZG - corr) + (2.0 * prox_weight) * diff
+                if use_hinge:
+                    hinge, hinge_grad = variance_hinge_grad(Z, self.var_threshold)
+                    value = value + self.beta * hinge
+                    if grad is not None:
+                        grad = grad + self.beta * hinge_grad
+                return value, grad
+
+            def smooth_closed_form(Z):
+                if not torch.is_grad_enabled():  # value only (backtracking test)
+                    return value_and_grad(Z, need_grad=False)[0]
+                return _ValueWithGrad.apply(Z, value_and_grad)
+
+            return smooth_closed_form
+
+        def reconstruction(Z):
+            return (X - decoder(Z)).pow(2).sum() / n_features
 
         def smooth(Z):
             value = reconstruction(Z) + prox_weight * (Z - E).pow(2).sum()
