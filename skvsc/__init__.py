@@ -11,6 +11,7 @@ from .solvers import sparse_encode
 from .sparse_coding import SparseCoder
 from .svae import SVAE
 from .vdl import VarianceRegDictLearner
+from .vsc import VariationalSparseCoder
 
-__all__ = ["SVAE", "SparseCoder", "VarianceRegDictLearner", "sparse_encode"]
+__all__ = ["SVAE", "SparseCoder", "VarianceRegDictLearner", "VariationalSparseCoder", "sparse_encode"]
 __version__ = "0.1.0"

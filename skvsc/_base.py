@@ -20,7 +20,8 @@ and writes only its model:
 
 Optional hooks: ``_make_optimizer`` (Adam on ``module_`` by default),
 ``_after_step`` (e.g. project decoder columns), ``_validation_loss``
-(defaults to the mean ``_batch_loss``), ``_begin_epoch``.
+(defaults to the mean ``_batch_loss``), ``_begin_epoch``, ``_init_from_data``
+(data-dependent initialisation, called once after ``_build_module``).
 """
 
 import copy
@@ -139,6 +140,10 @@ def make_generator(random_state, device="cpu"):
     return generator
 
 
+# Training data up to this size is moved to the model's device in one piece.
+_DEVICE_DATA_BYTES = 2**31
+
+
 class TrainingDivergedError(FloatingPointError):
     """Raised when the training loss stops being finite."""
 
@@ -176,9 +181,15 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             ensure_min_samples=1,
         )
 
-    def _to_tensor(self, X):
-        """Float32 tensor on ``device_``; no copy when ``X`` is already one."""
-        return torch.as_tensor(np.asarray(X), dtype=torch.float32).to(self.device_)
+    def _to_tensor(self, X, device=None):
+        """Float32 tensor on ``device`` (default ``device_``), copying at most once.
+
+        Read-only arrays (memmaps) are copied because torch cannot wrap them.
+        """
+        X = np.asarray(X)
+        if X.dtype != np.float32 or not X.flags.writeable:
+            X = X.astype(np.float32)
+        return torch.from_numpy(X).to(self.device_ if device is None else device)
 
     def _batched(self, function, X, batch_size=None):
         """Apply ``function`` (tensor -> tensor) to ``X`` in batches.
@@ -195,15 +206,20 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         return np.concatenate(outputs).astype(X.dtype, copy=False)
 
     # ----------------------------------------------------------------- setup
-    def _setup_fit(self, X):
-        """Resolve the device and the generator, and build a fresh module."""
-        self.device_ = resolve_device(self.device)
+    def _setup_fit(self, X, device):
+        """Set the device and the generator, and build a fresh module."""
+        self.device_ = device
         self._generator = make_generator(self.random_state)
         self.history_ = {"train_loss": [], "validation_loss": [], "time": []}
         self.n_iter_ = 0
         self.n_steps_ = 0
         self._build_module(X.shape[1])
+        self._init_from_data(X)
         self._optimizer = self._make_optimizer()
+
+    def _init_from_data(self, X):
+        """Hook: data-dependent initialisation after ``_build_module`` (e.g.
+        input scaling statistics); ``X`` is the validated training ndarray."""
 
     def _make_optimizer(self):
         """Adam on every parameter of ``module_`` (None when it has none)."""
@@ -222,9 +238,12 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             n_validation = max(n_validation, 1)
         else:
             n_validation = 0
-        order = torch.randperm(n_samples, generator=self._generator).numpy()
-        X_validation = X[order[:n_validation]] if n_validation else None
-        X_train = X[order[n_validation:]]
+        order = torch.randperm(n_samples, generator=self._generator)
+        X_validation = X[order[:n_validation].numpy()] if n_validation else None
+        # The training set is converted once; on a GPU it moves there whole
+        # when it is small enough, so batches are slices in device memory.
+        storage = self.device_ if X.nbytes < _DEVICE_DATA_BYTES else torch.device("cpu")
+        X_train = self._to_tensor(X, device=storage)[order[n_validation:].to(storage)]
         n_train = X_train.shape[0]
         batch_size = min(self.batch_size, n_train)
 
@@ -234,21 +253,19 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             start = time.perf_counter()
             self.module_.train()
             self._begin_epoch(epoch)
-            permutation = torch.randperm(n_train, generator=self._generator).numpy()
+            permutation = torch.randperm(n_train, generator=self._generator).to(storage)
             total, count = 0.0, 0
             for begin in range(0, n_train, batch_size):
                 index = permutation[begin : begin + batch_size]
-                batch = self._to_tensor(X_train[index])
+                batch = X_train[index].to(self.device_, non_blocking=True)
                 loss = float(self._train_step(batch))
                 self.n_steps_ += 1
                 if not math.isfinite(loss):
-                    raise TrainingDivergedError(
-                        f"{type(self).__name__} diverged at epoch {epoch + 1}: the "
-                        f"training loss became {loss}. Likely cause: the step is too "
-                        f"large for this data; {self._divergence_hint}, or scale X."
-                    )
+                    self._raise_diverged(epoch, f"the training loss became {loss}")
                 total += loss * len(index)
                 count += len(index)
+            if not all(bool(torch.isfinite(t).all()) for t in self.module_.state_dict().values()):
+                self._raise_diverged(epoch, "the model's weights stopped being finite")
             train_loss = total / count
             self.module_.eval()
             monitored = train_loss
@@ -273,6 +290,13 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             # Early stopping keeps the epoch with the best validation loss.
             self.module_.load_state_dict(best_state)
         return self
+
+    def _raise_diverged(self, epoch, what):
+        raise TrainingDivergedError(
+            f"{type(self).__name__} diverged at epoch {epoch + 1}: {what}. Likely "
+            f"cause: the step is too large for this data; {self._divergence_hint}, "
+            "or scale X."
+        )
 
     def _begin_epoch(self, epoch):
         """Hook called at the start of every epoch (schedules, warm-ups)."""
@@ -302,16 +326,20 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     # ------------------------------------------------------------ public API
     def _fit(self, X):
         """Shared body of ``fit``: validate, set up, train."""
+        # Everything that can fail is checked before any fitted state changes.
+        device = resolve_device(self.device)
         X = self._validate_X(X, reset=True)
-        self._setup_fit(X)
+        self._setup_fit(X, device)
         return self._fit_epochs(X, self.max_epochs, self.validation_fraction)
 
     def _partial_fit(self, X):
         """Shared body of ``partial_fit``: one pass over ``X``."""
         first_call = not hasattr(self, "module_")
+        if first_call:
+            device = resolve_device(self.device)
         X = self._validate_X(X, reset=first_call)
         if first_call:
-            self._setup_fit(X)
+            self._setup_fit(X, device)
         elif getattr(self, "_optimizer", None) is None:
             self._optimizer = self._make_optimizer()
         if getattr(self, "_generator", None) is None:

@@ -1,0 +1,169 @@
+"""FISTA and friends against independent references."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.decomposition import sparse_encode as sk_sparse_encode
+from sklearn.linear_model import Lasso
+
+from skvsc import sparse_encode
+from skvsc.solvers import fista, fista_autograd, lasso_energy, lipschitz_constant, soft_threshold
+
+
+def _problem(seed, n_samples, n_features, n_components, lam_fraction, dtype=torch.float64):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n_components, n_features))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = rng.standard_normal((n_samples, n_features))
+    # λ as a fraction of λ_max = max |X Dᵀ|, above which every code is zero.
+    lam = lam_fraction * np.abs(X @ D.T).max()
+    as_t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
+    return as_t(X), as_t(D), lam
+
+
+def _lasso_codes(X, D, lam, positive=False):
+    """Reference codes from sklearn's Lasso: its 1/n scaling is over the features."""
+    n_features = X.shape[1]
+    codes = []
+    for x in X.numpy():
+        lasso = Lasso(alpha=lam / n_features, fit_intercept=False, tol=1e-12,
+                      max_iter=200_000, positive=positive)
+        codes.append(lasso.fit(D.numpy().T, x).coef_)
+    return torch.as_tensor(np.array(codes), dtype=X.dtype)
+
+
+@given(
+    x=st.floats(-10, 10, allow_nan=False),
+    threshold=st.floats(0, 5, allow_nan=False),
+    positive=st.booleans(),
+)
+def test_soft_threshold_is_the_l1_prox(x, threshold, positive):
+    # prox_{t|.|}(x) minimises ½(u − x)² + t|u| (+ the constraint u ≥ 0).
+    out = float(soft_threshold(torch.tensor([x], dtype=torch.float64), threshold, positive)[0])
+    grid = np.linspace(min(x, 0) - 1, max(x, 0) + 1, 20001)
+    if positive:
+        grid = grid[grid >= 0]
+    objective = lambda u: 0.5 * (u - x) ** 2 + threshold * np.abs(u)  # noqa: E731
+    assert objective(out) <= objective(grid).min() + 1e-9
+    assert (out >= 0) or not positive
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n_features=st.integers(3, 12),
+    n_components=st.integers(2, 16),
+    lam_fraction=st.floats(0.05, 0.9),
+    positive=st.booleans(),
+)
+def test_fista_reaches_the_lasso_optimum(seed, n_features, n_components, lam_fraction, positive):
+    X, D, lam = _problem(seed, 4, n_features, n_components, lam_fraction)
+    gram = D @ D.T
+    Z, n_iter = fista(gram, X @ D.T, lam, positive=positive, max_iter=20_000, tol=1e-12)
+    ours = lasso_energy(X, Z, D, lam)
+    reference = lasso_energy(X, _lasso_codes(X, D, lam, positive), D, lam)
+    assert n_iter <= 20_000
+    if positive:
+        assert bool((Z >= 0).all())
+    np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_fista_codes_do_not_depend_on_the_batch():
+    # float64, so that rounding differences between a batched and a single-row
+    # product stay far below what one extra iteration would change.
+    X, D, lam = _problem(0, 64, 20, 30, 0.3)
+    gram = D @ D.T
+    Z_all, _ = fista(gram, X @ D.T, lam, tol=1e-4, max_iter=500)
+    Z_one = torch.cat([fista(gram, X[i : i + 1] @ D.T, lam, tol=1e-4, max_iter=500)[0]
+                       for i in range(len(X))])
+    np.testing.assert_allclose(Z_all.numpy(), Z_one.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_fista_reports_iterations_and_stops_at_max_iter():
+    X, D, lam = _problem(1, 8, 10, 40, 0.1)
+    gram = D @ D.T
+    _, n_iter = fista(gram, X @ D.T, lam, max_iter=3, tol=0)
+    assert n_iter == 3
+    _, n_iter = fista(gram, X @ D.T, lam, max_iter=10_000, tol=1e-3)
+    assert 3 < n_iter < 10_000
+
+
+def test_fista_from_the_optimum_stops_immediately():
+    X, D, lam = _problem(2, 5, 10, 15, 0.3)
+    gram = D @ D.T
+    Z, _ = fista(gram, X @ D.T, lam, max_iter=20_000, tol=1e-13)
+    Z2, n_iter = fista(gram, X @ D.T, lam, init=Z, max_iter=100, tol=1e-6)
+    assert n_iter == 1
+    np.testing.assert_allclose(Z2.numpy(), Z.numpy(), atol=1e-8)
+
+
+@pytest.mark.parametrize("step", [None, "fixed"])
+def test_autograd_fista_matches_gram_fista(step):
+    X, D, lam = _problem(3, 6, 12, 20, 0.2)
+    gram = D @ D.T
+    Z_ref, _ = fista(gram, X @ D.T, lam, max_iter=20_000, tol=1e-12)
+
+    def smooth(Z):
+        return 0.5 * (X - Z @ D).pow(2).sum()
+
+    fixed = 1.0 / lipschitz_constant(gram) if step == "fixed" else None
+    Z, _ = fista_autograd(smooth, torch.zeros_like(Z_ref), lam, step=fixed,
+                          max_iter=20_000, tol=1e-12)
+    np.testing.assert_allclose(lasso_energy(X, Z, D, lam).numpy(),
+                               lasso_energy(X, Z_ref, D, lam).numpy(), rtol=1e-7)
+
+
+def test_lipschitz_constant_is_the_largest_eigenvalue():
+    _, D, _ = _problem(4, 1, 10, 25, 0.1)
+    gram = D @ D.T
+    assert lipschitz_constant(gram) == pytest.approx(np.linalg.norm(D.numpy(), 2) ** 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_encode_matches_scikit_learn(dtype):
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((40, 16))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = rng.standard_normal((200, 16)).astype(dtype)
+    lam = 0.5
+    ours = sparse_encode(X, D, lam=lam, tol=1e-6, max_iter=5000, device="cpu")
+    theirs = sk_sparse_encode(X.astype(np.float64), D, algorithm="lasso_cd", alpha=lam,
+                              max_iter=10_000)
+    assert ours.dtype == dtype
+    energy = lambda Z: 0.5 * ((X - Z @ D) ** 2).sum(1) + lam * np.abs(Z).sum(1)  # noqa: E731
+    np.testing.assert_allclose(energy(ours), energy(theirs), rtol=1e-4)
+    assert (ours == 0).mean() > 0.3
+
+
+def test_sparse_encode_positive_and_batches():
+    rng = np.random.default_rng(1)
+    D = rng.standard_normal((30, 10))
+    X = rng.standard_normal((50, 10))
+    Z = sparse_encode(X, D, lam=0.3, positive=True, batch_size=7, device="cpu")
+    Z_full = sparse_encode(X, D, lam=0.3, positive=True, batch_size=4096, device="cpu")
+    assert (Z >= 0).all()
+    # Chunking only bounds memory: float32 rounding may shift a sample's stopping
+    # iteration, which moves its code by about the solver's tolerance.
+    np.testing.assert_allclose(Z, Z_full, atol=1e-3 * np.abs(Z_full).max())
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"lam": -1.0}, "lam"),
+        ({"device": "tpu"}, "tpu"),
+        ({"max_iter": 0}, "max_iter"),
+    ],
+)
+def test_sparse_encode_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        sparse_encode(np.ones((2, 3)), np.eye(3), **kwargs)
+
+
+def test_sparse_encode_rejects_mismatched_dictionary():
+    with pytest.raises(ValueError, match="features"):
+        sparse_encode(np.ones((2, 4)), np.eye(3))
+    with pytest.raises(ValueError, match="NaN"):
+        sparse_encode(np.array([[np.nan, 1.0, 0.0]]), np.eye(3))
