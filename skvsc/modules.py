@@ -19,6 +19,7 @@ __all__ = [
     "Encoder",
     "LISTAEncoder",
     "HiddenLayerDecoder",
+    "MLPDecoder",
 ]
 
 
@@ -292,3 +293,35 @@ class HiddenLayerDecoder(nn.Module):
         Shape (n_components, n_features); paper 002 §4.1.1 and its footnote 6.
         """
         return torch.relu(self.layer1.weight.T) @ self.layer2.weight.T
+
+
+class MLPDecoder(nn.Module):
+    """Fully connected decoder ``z → [Linear → ReLU]* → Linear`` with biases.
+
+    The generative network of Tonolini et al.'s VSC (paper 004 uses one hidden
+    layer of 400 units for MNIST); the output is the likelihood's mean (or its
+    logits, for a Bernoulli likelihood).
+
+    Parameters
+    ----------
+    n_components : int
+        Code dimension.
+    n_features : int
+        Output dimension.
+    hidden_sizes : sequence of int
+        Hidden layer sizes (may be empty: an affine decoder).
+    generator : torch.Generator or None, default=None
+        Source of randomness for the weights.
+    """
+
+    def __init__(self, n_components, n_features, hidden_sizes, *, generator=None):
+        super().__init__()
+        layers, width = [], n_components
+        for size in hidden_sizes:
+            layers += [make_linear(width, int(size), generator=generator), nn.ReLU()]
+            width = int(size)
+        layers.append(make_linear(width, n_features, generator=generator))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.net(z)

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 import torch
-from torch.distributions import Cauchy, Laplace, Normal
+from torch.distributions import Cauchy, Distribution, Laplace, Normal, constraints
+from torch.distributions.utils import broadcast_all
 from torch.distributions.kl import register_kl
 
 __all__ = [
@@ -25,6 +26,13 @@ __all__ = [
     "quadrature_kl",
     "rsample_normal",
     "sample_icdf",
+    "rsample",
+    "straight_through_threshold",
+    "SpikeAndSlab",
+    "kl_spike_slab",
+    "Thresholded",
+    "kl_thresholded",
+    "gamma_threshold_prior",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -233,3 +241,278 @@ def kl_divergence(q, p, *, n_samples=1, generator=None):
         if generator is None:
             return quadrature_kl(q, p)
         return monte_carlo_kl(q, p, n_samples, generator)
+
+
+# ---------------------------------------------------------------------------
+# Variational sparse coding: spike-and-slab (paper 004) and thresholded priors
+# with learned thresholds (paper 003).  Used by VariationalSparseCoder.
+# ---------------------------------------------------------------------------
+
+#: Probabilities are clamped to ``[_PROB_EPS, 1 − _PROB_EPS]`` inside logarithms.
+_PROB_EPS = 1e-6
+
+
+def _noise(kind, shape, generator, like):
+    """Standard noise drawn on the CPU from ``generator``, moved to ``like``'s device."""
+    shape = tuple(shape)
+    if kind == "normal":
+        eps = torch.randn(shape, generator=generator, dtype=like.dtype)
+    else:  # uniform on (0, 1), kept off the end points
+        tiny = float(np.finfo(np.float32).eps)
+        eps = torch.rand(shape, generator=generator, dtype=like.dtype).clamp(tiny, 1.0 - tiny)
+    return eps.to(like.device)
+
+
+def rsample(distribution, sample_shape=(), generator=None):
+    """Reparameterised sample of ``distribution`` with noise from ``generator``.
+
+    Supports :class:`~torch.distributions.Normal` (``μ + σε``),
+    :class:`~torch.distributions.Laplace` (inverse CDF, ``μ − b·sign(u)·log(1 − 2|u|)``),
+    :class:`~torch.distributions.Gamma` (``torch._standard_gamma`` with its
+    implicit reparameterisation gradient, Figurnov et al. 2018), and the
+    distributions of this module that define ``rsample(sample_shape, generator)``.
+    Torch's global random stream is never used when a generator is given.
+
+    Parameters
+    ----------
+    distribution : torch.distributions.Distribution
+        The distribution; gradients flow to its parameters.
+    sample_shape : tuple of int, default=()
+        Prepended to the batch shape.
+    generator : torch.Generator or None, default=None
+        CPU generator.
+
+    Returns
+    -------
+    torch.Tensor
+        Sample of shape ``sample_shape + batch_shape``.
+    """
+    shape = tuple(sample_shape) + tuple(distribution.batch_shape)
+    if isinstance(distribution, Normal):
+        return distribution.loc + distribution.scale * _noise("normal", shape, generator, distribution.loc)
+    if isinstance(distribution, Laplace):
+        u = _noise("uniform", shape, generator, distribution.loc) - 0.5
+        return distribution.loc - distribution.scale * torch.sign(u) * torch.log1p(-2.0 * u.abs())
+    if isinstance(distribution, torch.distributions.Gamma):
+        concentration = distribution.concentration.expand(shape)
+        # Drawn on the CPU (where the generator lives); autograd follows the copy.
+        standard = torch._standard_gamma(concentration.cpu(), generator=generator)
+        value = standard.to(concentration.device) / distribution.rate.expand(shape)
+        return value.clamp(min=torch.finfo(value.dtype).tiny)
+    if hasattr(distribution, "_rsample_with"):
+        return distribution._rsample_with(sample_shape, generator)
+    raise NotImplementedError(f"No generator-based rsample for {type(distribution).__name__}.")
+
+
+def straight_through_threshold(s, threshold):
+    """Shifted soft-threshold with a straight-through gradient (paper 003).
+
+    Returns ``z = s + T_λ(sg[s]) − sg[s]``, where ``T_λ`` is the soft-threshold
+    ``sign(s)·max(|s| − λ, 0)`` and ``sg`` stops gradients.  The forward value
+    is exactly ``T_λ(s)`` (exact zeros where ``|s| ≤ λ``); the gradient with
+    respect to ``s`` is the identity everywhere, so the inference network still
+    learns where a unit is switched off; ``λ`` receives ``∂T_λ/∂λ``.
+
+    Parameters
+    ----------
+    s : torch.Tensor
+        Samples of the base distribution.
+    threshold : float or torch.Tensor
+        Non-negative threshold ``λ``, broadcastable to ``s``.
+
+    Returns
+    -------
+    torch.Tensor
+        The thresholded sample.
+    """
+    from .solvers import soft_threshold
+
+    s_stopped = s.detach()
+    return s + soft_threshold(s_stopped, threshold) - s_stopped
+
+
+class SpikeAndSlab(Distribution):
+    """Spike-and-slab distribution ``z = b·s``, ``b ~ Bernoulli(γ)``, ``s ~ N(μ, σ²)``.
+
+    The prior of Tonolini et al. (paper 004) is ``SpikeAndSlab(α, 0, 1)``; its
+    posterior has per-sample ``γ, μ, σ``.  ``log_prob`` is the density with
+    respect to ``δ₀ + Lebesgue``: ``log(1 − γ)`` at exactly zero, ``log γ +
+    log N(z; μ, σ²)`` elsewhere.
+
+    Parameters
+    ----------
+    probs : torch.Tensor
+        Slab probability ``γ`` in [0, 1].
+    loc, scale : torch.Tensor
+        Mean and standard deviation of the Gaussian slab.
+    """
+
+    arg_constraints = {
+        "probs": constraints.unit_interval,
+        "loc": constraints.real,
+        "scale": constraints.positive,
+    }
+    support = constraints.real
+    has_rsample = False
+
+    def __init__(self, probs, loc, scale, validate_args=None):
+        self.probs, self.loc, self.scale = broadcast_all(probs, loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
+
+    @property
+    def slab(self):
+        """The Gaussian slab ``N(μ, σ²)``."""
+        return Normal(self.loc, self.scale)
+
+    @property
+    def mean(self):
+        return self.probs * self.loc
+
+    @property
+    def variance(self):
+        return self.probs * (self.scale**2 + self.loc**2) - (self.probs * self.loc) ** 2
+
+    def log_prob(self, value):
+        gamma = self.probs.clamp(_PROB_EPS, 1.0 - _PROB_EPS)
+        slab = torch.log(gamma) + self.slab.log_prob(value)
+        return torch.where(value == 0, torch.log1p(-gamma), slab)
+
+    def sample(self, sample_shape=torch.Size(), generator=None):
+        """Exact samples (exact zeros where the spike is chosen)."""
+        with torch.no_grad():
+            shape = self._extended_shape(sample_shape)
+            on = _noise("uniform", shape, generator, self.loc) < self.probs
+            slab = self.loc + self.scale * _noise("normal", shape, generator, self.loc)
+            return torch.where(on, slab, torch.zeros_like(slab))
+
+    def rsample_relaxed(self, sharpness, sample_shape=(), generator=None):
+        """Relaxed reparameterised sample ``sigmoid(c(η + γ − 1))·(μ + σε)`` (paper 004).
+
+        ``η ~ U(0, 1)``; the gate tends to ``1[η > 1 − γ]`` (probability ``γ``)
+        as the sharpness ``c`` grows.
+
+        Parameters
+        ----------
+        sharpness : float
+            ``c`` (paper 004 warms it up from 50 to 200).
+        sample_shape : tuple of int, default=()
+            Prepended to the batch shape.
+        generator : torch.Generator or None, default=None
+            CPU generator.
+
+        Returns
+        -------
+        torch.Tensor
+            Differentiable samples.
+        """
+        shape = self._extended_shape(sample_shape)
+        eta = _noise("uniform", shape, generator, self.loc)
+        eps = _noise("normal", shape, generator, self.loc)
+        gate = torch.sigmoid(sharpness * (eta + self.probs - 1.0))
+        return gate * (self.loc + self.scale * eps)
+
+
+@register_kl(SpikeAndSlab, SpikeAndSlab)
+def kl_spike_slab(q, p):
+    """KL(q ‖ p) between spike-and-slab distributions, in closed form (elementwise).
+
+    Spike and slab have disjoint supports (a point mass and a density), so
+
+    .. math::
+
+        \\mathrm{KL} = \\gamma\\log\\frac{\\gamma}{\\alpha}
+        + (1-\\gamma)\\log\\frac{1-\\gamma}{1-\\alpha}
+        + \\gamma\\,\\mathrm{KL}(N(\\mu,\\sigma^2)\\,\\|\\,N(\\mu_p,\\sigma_p^2)),
+
+    with ``γ`` (q's slab probability) and ``α`` (p's) clamped to
+    ``[1e-6, 1 − 1e-6]`` inside the logarithms (Tonolini et al., paper 004).
+    """
+    gamma, alpha = q.probs, p.probs
+    gamma_c = gamma.clamp(_PROB_EPS, 1.0 - _PROB_EPS)
+    alpha_c = alpha.clamp(_PROB_EPS, 1.0 - _PROB_EPS)
+    bernoulli = gamma * (torch.log(gamma_c) - torch.log(alpha_c)) + (1.0 - gamma) * (
+        torch.log1p(-gamma_c) - torch.log1p(-alpha_c)
+    )
+    return bernoulli + gamma * torch.distributions.kl_divergence(q.slab, p.slab)
+
+
+class Thresholded(Distribution):
+    """Distribution of ``z = T_λ(s)``, ``s ~ base``, with ``T_λ`` the soft-threshold.
+
+    The thresholded priors and posteriors of Fallah & Rozell (paper 003): the
+    base is a Laplace or a Gaussian; the threshold ``λ`` is fixed or sampled
+    per input from a Gamma posterior.  ``rsample`` uses the straight-through
+    :func:`straight_through_threshold`.  ``median`` is ``T_λ(median of s)``
+    (``T_λ`` is monotone), a deterministic code with exact zeros.
+
+    Parameters
+    ----------
+    base : torch.distributions.Normal or torch.distributions.Laplace
+        Distribution of ``s``.
+    threshold : float or torch.Tensor
+        ``λ ≥ 0``, broadcastable to the base's batch shape.
+    """
+
+    arg_constraints = {}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, base, threshold, validate_args=None):
+        self.base = base
+        self.threshold = threshold
+        super().__init__(base.batch_shape, validate_args=False)
+
+    @property
+    def median(self):
+        from .solvers import soft_threshold
+
+        return soft_threshold(self.base.mean, self.threshold)
+
+    def _rsample_with(self, sample_shape, generator):
+        return straight_through_threshold(rsample(self.base, sample_shape, generator), self.threshold)
+
+    def rsample(self, sample_shape=torch.Size(), generator=None):
+        return self._rsample_with(sample_shape, generator)
+
+    def sample(self, sample_shape=torch.Size(), generator=None):
+        with torch.no_grad():
+            return self._rsample_with(sample_shape, generator)
+
+
+@register_kl(Thresholded, Thresholded)
+def kl_thresholded(q, p):
+    """KL between two thresholded distributions with the same threshold.
+
+    Returns ``KL(q.base ‖ p.base)`` (paper 003): by the data-processing
+    inequality it bounds ``KL(T_λ(s_q) ‖ T_λ(s_p))`` from above, so the ELBO
+    that uses it is still a lower bound on the model ``z = T_λ(s)``,
+    ``s ~ p.base``.  Raises ``ValueError`` if the thresholds differ.
+    """
+    same = q.threshold is p.threshold
+    if not same:
+        same = bool(torch.all(torch.as_tensor(q.threshold) == torch.as_tensor(p.threshold)))
+    if not same:
+        raise ValueError("KL(Thresholded ‖ Thresholded) needs the same threshold on both sides.")
+    return torch.distributions.kl_divergence(q.base, p.base)
+
+
+def gamma_threshold_prior(mean, concentration=2.0):
+    """Gamma prior on a threshold with the given mean: ``Gamma(k, k/λ₀)``.
+
+    Paper 003 uses ``k = 2``; ``torch.distributions.kl_divergence`` between two
+    :class:`~torch.distributions.Gamma` distributions is registered by torch.
+
+    Parameters
+    ----------
+    mean : float or torch.Tensor
+        ``λ₀ > 0``.
+    concentration : float, default=2.0
+        Shape ``k``.
+
+    Returns
+    -------
+    torch.distributions.Gamma
+    """
+    mean = torch.as_tensor(mean, dtype=torch.float32)
+    concentration = torch.full_like(mean, float(concentration))
+    return torch.distributions.Gamma(concentration, concentration / mean)

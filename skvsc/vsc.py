@@ -1,0 +1,654 @@
+"""Variational sparse coding: spike-and-slab and learned-threshold priors.
+
+Two sparse variational autoencoders behind one estimator:
+
+* Tonolini et al.'s spike-and-slab VSC (paper 004): ``q(z|x)`` is a
+  spike-and-slab with per-unit slab probability ``γ(x)``, trained with the
+  relaxed sample ``sigmoid(c(η + γ − 1))·(μ + σε)`` while ``c`` warms up.
+* Fallah & Rozell's thresholded posteriors (paper 003): ``s ~ q(s|x)``
+  (Laplace or Gaussian), ``z = T_λ(s)`` by a shifted soft-threshold with a
+  straight-through gradient, thresholds fixed or sampled per input from a
+  Gamma posterior, and max-ELBO training over ``J`` samples per input.
+"""
+
+import copy
+import math
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+from torch.distributions import Gamma, Laplace, Normal, kl_divergence
+
+from ._base import TRAINING_CONSTRAINTS, SparseModelMixin, make_generator
+from .modules import Encoder, LinearDictionary, MLPDecoder
+from .priors import (
+    SpikeAndSlab,
+    gamma_threshold_prior,
+    rsample,
+    straight_through_threshold,
+)
+from .solvers import soft_threshold
+
+__all__ = ["VariationalSparseCoder"]
+
+_PRIORS = ("thresholded_laplace", "thresholded_gaussian", "spike_slab", "laplace", "gaussian")
+_LOG_2PI = math.log(2.0 * math.pi)
+# Bounds on the encoder's log-scale heads (relative to the prior's scale).
+_LOG_SCALE_MIN, _LOG_SCALE_MAX = -9.0, 4.0
+# Number of fixed noise draws of the Monte Carlo ELBO used by ``score``.
+_SCORE_DRAWS = 16
+
+
+class _VSCNetwork(nn.Module):
+    """Encoder, decoder and the data statistics of a VariationalSparseCoder."""
+
+    def __init__(self, encoder, decoder, n_features, *, affine_output, output_bias):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        # Input standardisation (set from the training data) and the running
+        # estimate of the Gaussian observation variance.
+        self.register_buffer("x_mean", torch.zeros(n_features))
+        self.register_buffer("x_scale", torch.ones(()))
+        self.register_buffer("noise_var", torch.ones(()))
+        self.affine_output = affine_output
+        self.bias = nn.Parameter(torch.zeros(n_features)) if output_bias else None
+
+    def encode(self, x):
+        return self.encoder((x - self.x_mean) / self.x_scale)
+
+    def decode(self, z):
+        """Mean of a Gaussian likelihood, or logits of a Bernoulli one."""
+        out = self.decoder(z)
+        if self.affine_output:
+            out = self.x_mean + self.x_scale * out
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+
+class VariationalSparseCoder(SparseModelMixin, BaseEstimator):
+    """Variational sparse coding with spike-and-slab or thresholded priors.
+
+    A variational autoencoder whose codes are truly sparse.  The encoder maps
+    ``x`` to a posterior over the code, the decoder (an MLP or a linear
+    dictionary) maps a code to the likelihood of ``x``, and training maximises
+    the β-weighted evidence lower bound
+
+    .. math:: \\mathcal L(x) = \\max_{j \\le J} \\log p(x \\mid z_j)
+              - \\beta\\,\\mathrm{KL}(q(\\cdot\\mid x) \\,\\|\\, p),
+
+    with ``J`` samples ``z_j`` per input and the best one trained (max-ELBO,
+    paper 003; ``J=1`` is the usual ELBO).  The priors:
+
+    ``"thresholded_laplace"`` (default), ``"thresholded_gaussian"``
+        Paper 003.  ``s ~ q(s|x) = Laplace(μ, σ)`` (or ``N(μ, σ²)``), prior
+        ``Laplace(0, b)`` (or ``N(0, b²)``) with ``b = prior_scale``, and the
+        code is ``z = T_λ(s) = sign(s)·max(|s| − λ, 0)``, computed as
+        ``s + T_λ(sg[s]) − sg[s]`` (straight-through: the encoder gets a
+        gradient even where the code is zero).  ``λ = lam`` or, with
+        ``learn_threshold=True``, per input and unit ``λ ~ Gamma(k(x), r(x))``
+        with a KL to the prior ``Gamma(2, 2/lam)`` (mean ``lam``).  The KL of
+        the code is that of the base distributions (an upper bound, so the
+        objective stays a lower bound on the likelihood of the thresholded model).
+    ``"spike_slab"``
+        Paper 004.  ``q(z|x)`` is spike-and-slab with slab probability ``γ(x)``,
+        slab ``N(μ, σ²)``; prior spike-and-slab with slab probability
+        ``alpha`` and slab ``N(0, b²)``; closed-form KL.  Training uses the
+        relaxed sample ``sigmoid(c(η + γ − 1))·(μ + σε)``, ``η ~ U(0, 1)``,
+        whose sharpness ``c`` rises linearly from 50 to 200 over the first
+        ``warmup_steps`` iterations (mini-batch steps, not epochs).
+    ``"laplace"``, ``"gaussian"``
+        The plain VAE baselines of the same model (no threshold): codes are
+        dense.
+
+    With the Laplace and Gaussian families the sampling noise is scaled by a
+    factor rising linearly from 0.1 to 1 over ``warmup_steps`` iterations (the
+    noise warm-up of paper 003); the KL always uses the full posterior.
+
+    ``transform`` is deterministic: ``T_λ(μ)`` for thresholded priors (the
+    posterior median of ``z``; with learned thresholds ``λ`` is the Gamma
+    posterior's mean), ``μ·1[γ > ½]`` for the spike-and-slab (the most
+    probable support), ``μ`` for the plain baselines.  Codes of the sparse
+    priors contain exact zeros.
+
+    Parameters
+    ----------
+    n_components : int, default=None
+        Latent dimension; ``min(n_features, 200)`` when None (paper 004 uses 200).
+    prior : {"thresholded_laplace", "thresholded_gaussian", "spike_slab", \
+"laplace", "gaussian"}, default="thresholded_laplace"
+        Prior and posterior family (see above).
+    lam : float, default=0.5
+        λ₀, the threshold of the thresholded priors, in units of the code (the
+        prior's scale is ``prior_scale``): larger means sparser codes.  With a
+        Laplace base and a fixed threshold, a unit of the prior is active with
+        probability ``exp(−lam/prior_scale)``.  With ``learn_threshold=True``
+        it is the mean of the Gamma prior on the thresholds.  Unused by the
+        other priors.
+    alpha : float, default=0.2
+        α, the slab probability of the spike-and-slab prior (``prior="spike_slab"``
+        only): smaller means sparser codes.  Paper 004 uses 0.01–0.5.
+    beta : float, default=1.0
+        β, the weight of the KL term in the training loss (1 is the ELBO).
+    learn_threshold : bool, default=False
+        Thresholded priors only: sample per-input thresholds from a learned
+        Gamma posterior (paper 003's "+Gamma") instead of using ``lam``.
+    prior_scale : float, default=1.0
+        Scale ``b`` of the prior's continuous part: Laplace scale, Gaussian or
+        slab standard deviation.
+    n_draws : int, default=1
+        ``J``, the number of samples per input; the one with the highest ELBO
+        is trained (paper 003 uses 1 and 20).
+    warmup_steps : int, default=200
+        Length, in optimiser steps, of the warm-ups: the spike-and-slab
+        sharpness ``c`` (50 → 200) and the noise scale (0.1 → 1).  0 disables them.
+    decoder : {"mlp", "linear"}, default="mlp"
+        ``"mlp"``: one hidden ReLU layer (``hidden_layer_sizes``), output in
+        the standardised data space, as paper 004.  ``"linear"``: a dictionary
+        without bias, ``x̂ = z D`` (the linear generator of paper 003).
+    hidden_layer_sizes : tuple of int, default=None
+        Hidden sizes of the encoder (and of the MLP decoder, reversed).  None
+        scales paper 004's 784–400 to the data: one layer of
+        ``clip(round(400·n_features/784), 64, 400)`` units.
+    normalize_decoder : bool, default=False
+        ``decoder="linear"`` only: project the atoms to unit norm after every step.
+    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+        Observation model; ``"bernoulli"`` needs ``X`` in [0, 1].
+    noise_std : "auto" or float, default="auto"
+        Gaussian likelihood only: the observation noise's standard deviation.
+        ``"auto"`` sets it to the batch's root-mean-square residual at every
+        step (its maximum-likelihood value) and keeps a running estimate for
+        ``score``; a float fixes it (in the units of ``X``).
+    batch_size : int, default=64
+        Mini-batch size.
+    max_epochs : int, default=100
+        Maximum passes over the data.
+    learning_rate : float, default=1e-3
+        Adam's step size.
+    validation_fraction : float, default=0.1
+        Fraction held out for early stopping (0 monitors the training loss).
+    tol : float, default=1e-4
+        Relative improvement of the monitored loss that counts for early stopping.
+    n_iter_no_change : int, default=20
+        Epochs without improvement before stopping.
+    device : str, default="auto"
+        ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the noise and the shuffling (a local generator).
+    verbose : int, default=0
+        Progress on stderr when ≥ 1.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        The dictionary (``decoder="linear"``), or the decoder's response to
+        each one-hot code minus its response to the zero code (``"mlp"``).
+    n_components_ : int
+        Latent dimension used.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+    n_iter_ : int
+        Epochs run.
+    n_steps_ : int
+        Optimiser steps run (the clock of the warm-ups).
+    device_ : torch.device
+        Device the model lives on.
+    history_ : dict
+        Per-epoch ``train_loss``, ``validation_loss`` (negative β-ELBO per
+        sample) and ``time``.
+
+    See Also
+    --------
+    SVAE : Sparse-coding VAE with a Laplace/Cauchy prior and a linear decoder.
+    SparseCoder : MAP sparse codes by FISTA on a learned dictionary.
+
+    References
+    ----------
+    F. Tonolini, B. S. Jensen and R. Murray-Smith, "Variational Sparse
+    Coding", UAI 2020 (paper 004: A. De la Fuente and R. Aduviri, "[Re]
+    Variational Sparse Coding", 2019).
+    K. Fallah and C. J. Rozell, "Variational Sparse Coding with Learned
+    Thresholding", ICML 2022 (paper 003).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skvsc import VariationalSparseCoder
+    >>> X = load_digits().data[:500]
+    >>> vsc = VariationalSparseCoder(n_components=16, max_epochs=5,
+    ...                              device="cpu", random_state=0).fit(X)
+    >>> codes = vsc.transform(X)
+    >>> codes.shape
+    (500, 16)
+    >>> bool((codes == 0).any())
+    True
+    >>> vsc.sample(3, random_state=0).shape
+    (3, 64)
+    """
+
+    _parameter_constraints = {
+        **TRAINING_CONSTRAINTS,
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "prior": [StrOptions(set(_PRIORS))],
+        "lam": [Interval(numbers.Real, 0, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "beta": [Interval(numbers.Real, 0, None, closed="left")],
+        "learn_threshold": ["boolean"],
+        "prior_scale": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_draws": [Interval(numbers.Integral, 1, None, closed="left")],
+        "warmup_steps": [Interval(numbers.Integral, 0, None, closed="left")],
+        "decoder": [StrOptions({"mlp", "linear"})],
+        "hidden_layer_sizes": ["array-like", None],
+        "normalize_decoder": ["boolean"],
+        "likelihood": [StrOptions({"gaussian", "bernoulli"})],
+        "noise_std": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
+    _divergence_hint = "lower `learning_rate`, raise `warmup_steps` or set `noise_std`"
+
+    def __init__(
+        self,
+        n_components=None,
+        *,
+        prior="thresholded_laplace",
+        lam=0.5,
+        alpha=0.2,
+        beta=1.0,
+        learn_threshold=False,
+        prior_scale=1.0,
+        n_draws=1,
+        warmup_steps=200,
+        decoder="mlp",
+        hidden_layer_sizes=None,
+        normalize_decoder=False,
+        likelihood="gaussian",
+        noise_std="auto",
+        batch_size=64,
+        max_epochs=100,
+        learning_rate=1e-3,
+        validation_fraction=0.1,
+        tol=1e-4,
+        n_iter_no_change=20,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.prior = prior
+        self.lam = lam
+        self.alpha = alpha
+        self.beta = beta
+        self.learn_threshold = learn_threshold
+        self.prior_scale = prior_scale
+        self.n_draws = n_draws
+        self.warmup_steps = warmup_steps
+        self.decoder = decoder
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.normalize_decoder = normalize_decoder
+        self.likelihood = likelihood
+        self.noise_std = noise_std
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------- structure
+    @property
+    def _thresholded(self):
+        return self.prior.startswith("thresholded")
+
+    @property
+    def _learned_threshold(self):
+        return self._thresholded and self.learn_threshold
+
+    @property
+    def _family(self):
+        """The continuous family: Laplace or Normal."""
+        return Laplace if self.prior.endswith("laplace") else Normal
+
+    def _hidden_sizes(self, n_features):
+        if self.hidden_layer_sizes is None:
+            return (int(np.clip(round(400 * n_features / 784), 64, 400)),)
+        sizes = tuple(int(h) for h in np.atleast_1d(self.hidden_layer_sizes))
+        if any(h < 1 for h in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes!r}.")
+        return sizes
+
+    def _build_module(self, n_features):
+        if self.learn_threshold and self._thresholded and self.lam <= 0:
+            raise ValueError("learn_threshold=True needs lam > 0 (the Gamma prior's mean).")
+        self.n_components_ = self.n_components or min(n_features, 200)
+        hidden = self._hidden_sizes(n_features)
+        # Heads: loc, log-scale, then the spike logit or the Gamma threshold's
+        # log-shape and log-rate.
+        n_heads = 2 + (self.prior == "spike_slab") + 2 * self._learned_threshold
+        encoder = Encoder(n_features, self.n_components_, kind="mlp", hidden_sizes=hidden,
+                          n_heads=n_heads, generator=self._generator)
+        if self._learned_threshold:
+            # Start the threshold posterior at its prior Gamma(2, 2/λ₀).
+            with torch.no_grad():
+                encoder.heads[2].bias.fill_(math.log(2.0))
+                encoder.heads[3].bias.fill_(math.log(2.0 / self.lam))
+        gaussian = self.likelihood == "gaussian"
+        if self.decoder == "linear":
+            decoder = LinearDictionary(self.n_components_, n_features, generator=self._generator)
+            self.module_ = _VSCNetwork(encoder, decoder, n_features, affine_output=False,
+                                       output_bias=not gaussian)
+        else:
+            decoder = MLPDecoder(self.n_components_, n_features, hidden[::-1],
+                                 generator=self._generator)
+            self.module_ = _VSCNetwork(encoder, decoder, n_features, affine_output=gaussian,
+                                       output_bias=False)
+        self.module_.to(self.device_)
+
+    def _init_from_data(self, X):
+        self._check_range(X)
+        mean = X.mean(axis=0)
+        scale = float(np.sqrt(np.mean((X - mean) ** 2)))
+        scale = scale if np.isfinite(scale) and scale > 1e-12 else 1.0
+        net = self.module_
+        net.x_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        net.x_scale.fill_(scale)
+        net.noise_var.fill_(scale**2 if self.noise_std == "auto" else float(self.noise_std) ** 2)
+
+    def _check_range(self, X):
+        if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
+            raise ValueError(
+                "likelihood='bernoulli' needs X in [0, 1] (e.g. pixel intensities "
+                "divided by their maximum); use likelihood='gaussian' otherwise."
+            )
+
+    # ------------------------------------------------------------- schedules
+    def _warmup_fraction(self):
+        if self.warmup_steps == 0:
+            return 1.0
+        return min(self.n_steps_ / self.warmup_steps, 1.0)
+
+    def _sharpness(self):
+        """Spike-and-slab relaxation sharpness ``c``: 50 → 200 per iteration."""
+        return 50.0 + 150.0 * self._warmup_fraction()
+
+    def _noise_scale(self):
+        """Noise warm-up factor of the Laplace/Gaussian samples: 0.1 → 1."""
+        return 0.1 + 0.9 * self._warmup_fraction()
+
+    # ----------------------------------------------------------- posteriors
+    def _posterior(self, X, net=None):
+        """Posterior parameters of a batch, as a dict of tensors."""
+        heads = (net or self.module_).encode(X)
+        log_scale = heads[1].clamp(_LOG_SCALE_MIN, _LOG_SCALE_MAX)
+        params = {"loc": heads[0], "scale": self.prior_scale * torch.exp(log_scale)}
+        if self.prior == "spike_slab":
+            params["gamma"] = torch.sigmoid(heads[2])
+        if self._learned_threshold:
+            params["gamma_shape"] = torch.exp(heads[2].clamp(-3.0, 7.0))
+            params["gamma_rate"] = torch.exp(heads[3].clamp(-9.0, 9.0))
+        return params
+
+    def _prior_distribution(self, like):
+        zero = torch.zeros((), dtype=like.dtype, device=like.device)
+        scale = zero + self.prior_scale
+        if self.prior == "spike_slab":
+            return SpikeAndSlab(zero + self.alpha, zero, scale)
+        return self._family(zero, scale)
+
+    def _kl(self, params):
+        """Per-sample KL(q ‖ p), summed over units (the β-weighted term)."""
+        loc = params["loc"]
+        prior = self._prior_distribution(loc)
+        if self.prior == "spike_slab":
+            posterior = SpikeAndSlab(params["gamma"], loc, params["scale"])
+        else:
+            # For thresholded priors the KL is that of the base distributions.
+            posterior = self._family(loc, params["scale"])
+        kl = kl_divergence(posterior, prior).sum(dim=-1)
+        if self._learned_threshold:
+            threshold_q = Gamma(params["gamma_shape"], params["gamma_rate"])
+            threshold_p = gamma_threshold_prior(self.lam).expand(loc.shape[-1:])
+            threshold_p = Gamma(threshold_p.concentration.to(loc), threshold_p.rate.to(loc))
+            kl = kl + kl_divergence(threshold_q, threshold_p).sum(dim=-1)
+        return kl
+
+    def _draw_codes(self, params, n_draws):
+        """Training samples of the code, shape (n_draws, n, n_components)."""
+        loc, scale = params["loc"], params["scale"]
+        if self.prior == "spike_slab":
+            q = SpikeAndSlab(params["gamma"], loc, scale)
+            return q.rsample_relaxed(self._sharpness(), (n_draws,), self._generator)
+        s = rsample(self._family(loc, self._noise_scale() * scale), (n_draws,), self._generator)
+        if not self._thresholded:
+            return s
+        if self._learned_threshold:
+            threshold = rsample(Gamma(params["gamma_shape"], params["gamma_rate"]),
+                                (n_draws,), self._generator)
+        else:
+            threshold = self.lam
+        return straight_through_threshold(s, threshold)
+
+    # ------------------------------------------------------------ likelihood
+    def _log_likelihood(self, X, Z, noise_var=None, net=None):
+        """``log p(x | z)`` for codes ``Z`` of shape (J, n, l); returns (J, n).
+
+        With ``noise_std="auto"`` and ``noise_var=None`` the Gaussian variance is
+        the mean squared residual of this batch (its maximum-likelihood value).
+        """
+        J, n, _ = Z.shape
+        out = (net or self.module_).decode(Z.reshape(J * n, -1)).reshape(J, n, -1)
+        if self.likelihood == "bernoulli":
+            target = X.expand_as(out)
+            return -nn.functional.binary_cross_entropy_with_logits(
+                out, target, reduction="none").sum(dim=-1)
+        squared = (out - X).pow(2)
+        if noise_var is None:
+            if self.noise_std == "auto":
+                floor = 1e-10 * float(self.module_.x_scale) ** 2 + 1e-30
+                noise_var = squared.detach().mean().clamp(min=floor)
+                if self.module_.training:
+                    with torch.no_grad():
+                        self.module_.noise_var.lerp_(noise_var, 0.1)
+            else:
+                noise_var = torch.as_tensor(float(self.noise_std) ** 2, device=X.device)
+        d = X.shape[-1]
+        return -0.5 * squared.sum(dim=-1) / noise_var - 0.5 * d * (_LOG_2PI + torch.log(noise_var))
+
+    # ------------------------------------------------------------ the hooks
+    def _batch_loss(self, X):
+        if self.module_.training:
+            self._check_range(X)
+        params = self._posterior(X)
+        codes = self._draw_codes(params, self.n_draws)
+        log_lik = self._log_likelihood(X, codes)
+        # Max-ELBO over the J draws (the KL does not depend on the draw).
+        best = log_lik.max(dim=0).values
+        return (self.beta * self._kl(params) - best).mean()
+
+    def _after_step(self):
+        if self.decoder == "linear" and self.normalize_decoder:
+            self.module_.decoder.normalize_()
+
+    def _code(self, params):
+        loc = params["loc"]
+        if self._thresholded:
+            if self._learned_threshold:
+                threshold = params["gamma_shape"] / params["gamma_rate"]
+            else:
+                threshold = self.lam
+            return soft_threshold(loc, threshold)
+        if self.prior == "spike_slab":
+            return torch.where(params["gamma"] > 0.5, loc, torch.zeros_like(loc))
+        return loc
+
+    def _encode(self, X):
+        return self._code(self._posterior(X))
+
+    def _decode(self, Z):
+        out = self.module_.decode(Z)
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    def _score_samples(self, X):
+        """Monte Carlo ELBO (β = 1) per sample, with fixed noise draws.
+
+        The same ``_SCORE_DRAWS`` standard-noise draws serve every sample, so
+        the score is deterministic and does not depend on the batch; the
+        spike-and-slab uses exact (hard) gates.  Computed in float64 so that
+        no sample's score depends on the others' through rounding.
+        """
+        net = copy.deepcopy(self.module_).double()
+        X = X.double()
+        params = self._posterior(X, net)
+        loc, scale = params["loc"], params["scale"]
+        l = loc.shape[-1]
+        generator = torch.Generator().manual_seed(0)
+        shape = (_SCORE_DRAWS, 1, l)
+        uniform = torch.rand(shape, generator=generator).clamp(1e-7, 1 - 1e-7).to(loc)
+        if self.prior == "spike_slab":
+            eps = torch.randn(shape, generator=generator).to(loc)
+            codes = torch.where(uniform < params["gamma"], loc + scale * eps, torch.zeros_like(loc))
+        else:
+            if self._family is Laplace:
+                u = uniform - 0.5
+                s = loc - scale * torch.sign(u) * torch.log1p(-2.0 * u.abs())
+            else:
+                s = loc + scale * torch.randn(shape, generator=generator).to(loc)
+            codes = s
+            if self._thresholded:
+                codes = soft_threshold(s, self._score_thresholds(params, generator, shape))
+        noise_var = net.noise_var if self.likelihood == "gaussian" else None
+        log_lik = self._log_likelihood(X, codes, noise_var=noise_var, net=net)
+        beta_one = self._kl(params)
+        return log_lik.mean(dim=0) - beta_one
+
+    def _score_thresholds(self, params, generator, shape):
+        if not self._learned_threshold:
+            return self.lam
+        from scipy.special import gammaincinv
+
+        # Inverse-CDF Gamma draws from fixed uniforms: batch-independent.
+        u = torch.rand(shape, generator=generator, dtype=torch.float64).clamp(1e-7, 1 - 1e-7)
+        shape_param = params["gamma_shape"].detach().cpu().double().numpy()
+        standard = gammaincinv(shape_param[None], u.numpy())
+        standard = torch.as_tensor(standard, dtype=params["loc"].dtype, device=params["loc"].device)
+        return standard / params["gamma_rate"]
+
+    # ------------------------------------------------------------ public API
+    @property
+    def components_(self):
+        check_is_fitted(self, "module_")
+        with torch.no_grad():
+            if self.decoder == "linear":
+                return self.module_.decoder.atoms.detach().cpu().numpy().copy()
+            eye = torch.eye(self.n_components_, device=self.device_)
+            zero = torch.zeros(1, self.n_components_, device=self.device_)
+            return (self._decode(eye) - self._decode(zero)).cpu().numpy()
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the encoder and the decoder on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : VariationalSparseCoder
+            The fitted estimator.
+        """
+        return self._fit(X)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One pass of training over ``X`` (the warm-ups keep counting steps).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : VariationalSparseCoder
+            The updated estimator.
+        """
+        return self._partial_fit(X)
+
+    def score(self, X, y=None):
+        """Mean evidence lower bound (β = 1) of ``X``, in nats per sample.
+
+        A Monte Carlo estimate with fixed noise (deterministic).  For Gaussian
+        likelihoods the observation variance is the one learned in training
+        (or ``noise_std²``).  Higher is better; usable by
+        :class:`~sklearn.model_selection.GridSearchCV`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        float
+            Mean ELBO.
+        """
+        return super().score(X)
+
+    def sample(self, n_samples=1, random_state=None):
+        """Generate data from the prior: ``z ~ p(z)``, then the decoder's mean.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws (a local generator).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            Decoded samples: the likelihood's mean (Bernoulli probabilities for
+            ``likelihood="bernoulli"``), without observation noise.
+        """
+        check_is_fitted(self, "module_")
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        generator = make_generator(check_random_state(random_state))
+        like = torch.zeros((), device=self.device_)
+        shape = (int(n_samples), self.n_components_)
+        prior = self._prior_distribution(like)
+        with torch.no_grad():
+            if self.prior == "spike_slab":
+                z = SpikeAndSlab(prior.probs.expand(shape), prior.loc.expand(shape),
+                                 prior.scale.expand(shape)).sample(generator=generator)
+            else:
+                base = self._family(prior.loc.expand(shape), prior.scale.expand(shape))
+                z = rsample(base, (), generator)
+                if self._thresholded:
+                    threshold = self.lam
+                    if self.learn_threshold:
+                        gamma = gamma_threshold_prior(self.lam)
+                        threshold = rsample(Gamma(gamma.concentration.expand(shape).to(like.device),
+                                                  gamma.rate.expand(shape).to(like.device)),
+                                            (), generator)
+                    z = soft_threshold(z, threshold)
+            self.module_.eval()
+            return self._decode(z).cpu().numpy().astype(np.float64)

@@ -1,0 +1,331 @@
+"""VariationalSparseCoder and its priors (papers 003 and 004)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import Pipeline
+
+from skvsc import VariationalSparseCoder
+from skvsc.priors import (
+    SpikeAndSlab,
+    Thresholded,
+    gamma_threshold_prior,
+    rsample,
+    straight_through_threshold,
+)
+from skvsc.solvers import soft_threshold
+
+N_MC = 200_000
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Small models on a shared 2-core machine run far faster single-threaded.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+
+
+def _mc_mean(values):
+    values = values.double()
+    return float(values.mean()), float(values.std() / math.sqrt(values.numel()))
+
+
+# ------------------------------------------------------------------ priors
+@settings(max_examples=15, deadline=None)
+@given(
+    gamma=st.floats(0.02, 0.98),
+    loc=st.floats(-2.0, 2.0),
+    scale=st.floats(0.2, 2.0),
+    alpha=st.floats(0.01, 0.9),
+    prior_scale=st.floats(0.5, 2.0),
+)
+def test_spike_slab_kl_matches_monte_carlo(gamma, loc, scale, alpha, prior_scale):
+    q = SpikeAndSlab(torch.tensor(gamma, dtype=torch.float64), torch.tensor(loc, dtype=torch.float64),
+                     torch.tensor(scale, dtype=torch.float64))
+    p = SpikeAndSlab(torch.tensor(alpha, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64),
+                     torch.tensor(prior_scale, dtype=torch.float64))
+    generator = torch.Generator().manual_seed(0)
+    z = q.sample((N_MC,), generator=generator)
+    # Independent reference: E_q[log q(z) − log p(z)] with densities w.r.t. δ₀ + Lebesgue.
+    estimate, stderr = _mc_mean(q.log_prob(z) - p.log_prob(z))
+    closed = float(torch.distributions.kl_divergence(q, p))
+    assert abs(closed - estimate) < 5 * stderr + 1e-3
+
+
+def test_spike_slab_kl_is_finite_at_the_ends():
+    alpha = torch.tensor(0.1)
+    prior = SpikeAndSlab(alpha, torch.tensor(0.0), torch.tensor(1.0))
+    off = SpikeAndSlab(torch.tensor(0.0), torch.tensor(0.3), torch.tensor(0.5))
+    on = SpikeAndSlab(torch.tensor(1.0), torch.tensor(0.3), torch.tensor(0.5))
+    slab_kl = torch.distributions.kl_divergence(on.slab, prior.slab)
+    assert torch.isclose(torch.distributions.kl_divergence(off, prior), -torch.log1p(-alpha))
+    assert torch.isclose(torch.distributions.kl_divergence(on, prior), -torch.log(alpha) + slab_kl)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    shape=st.floats(0.3, 8.0),
+    rate=st.floats(0.5, 20.0),
+    prior_mean=st.floats(0.05, 2.0),
+)
+def test_gamma_kl_matches_monte_carlo(shape, rate, prior_mean):
+    q = torch.distributions.Gamma(torch.tensor(shape, dtype=torch.float64),
+                                  torch.tensor(rate, dtype=torch.float64))
+    p = gamma_threshold_prior(prior_mean)
+    assert math.isclose(float(p.mean), prior_mean, rel_tol=1e-6)
+    p = torch.distributions.Gamma(p.concentration.double(), p.rate.double())
+    generator = torch.Generator().manual_seed(1)
+    threshold = rsample(q, (N_MC,), generator)
+    sample_mean, sample_err = _mc_mean(threshold)
+    assert abs(sample_mean - shape / rate) < 5 * sample_err
+    estimate, stderr = _mc_mean(q.log_prob(threshold) - p.log_prob(threshold))
+    closed = float(torch.distributions.kl_divergence(q, p))  # torch's registered KL
+    assert abs(closed - estimate) < 5 * stderr + 1e-3
+
+
+def test_gamma_rsample_is_reparameterised():
+    shape = torch.tensor(2.5, requires_grad=True)
+    rate = torch.tensor(4.0, requires_grad=True)
+    generator = torch.Generator().manual_seed(2)
+    rsample(torch.distributions.Gamma(shape, rate), (N_MC,), generator).mean().backward()
+    # d E[λ] / d k = 1/r and d E[λ] / d r = −k/r².
+    assert math.isclose(float(shape.grad), 1 / 4.0, rel_tol=0.03)
+    assert math.isclose(float(rate.grad), -2.5 / 16.0, rel_tol=0.03)
+
+
+def test_samplers_use_only_the_given_generator():
+    state = torch.random.get_rng_state()
+    laplace = torch.distributions.Laplace(torch.zeros(5), torch.ones(5))
+    first = rsample(laplace, (3,), torch.Generator().manual_seed(3))
+    second = rsample(laplace, (3,), torch.Generator().manual_seed(3))
+    assert torch.equal(first, second)
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+@pytest.mark.parametrize("family", [torch.distributions.Laplace, torch.distributions.Normal])
+def test_straight_through_gradient_reaches_loc_where_code_is_zero(family):
+    loc = torch.linspace(-2.0, 2.0, 50, requires_grad=True)
+    q = Thresholded(family(loc, torch.full((50,), 0.3)), 1.0)
+    z = q.rsample((4,), generator=torch.Generator().manual_seed(4))
+    weight = torch.randn(4, 50, generator=torch.Generator().manual_seed(5))
+    (z * weight).sum().backward()
+    zeroed = z == 0
+    assert zeroed.float().mean() > 0.2 and (~zeroed).any()
+    # Forward: the soft-threshold of the base sample; backward: the identity.
+    s = rsample(family(loc.detach(), torch.full((50,), 0.3)), (4,), torch.Generator().manual_seed(4))
+    torch.testing.assert_close(z.detach(), soft_threshold(s, 1.0))
+    torch.testing.assert_close(loc.grad, weight.sum(dim=0))
+    # Plain autograd through the threshold would stop there.
+    plain_loc = loc.detach().clone().requires_grad_(True)
+    plain = soft_threshold(plain_loc + (s - loc.detach()), 1.0)
+    (plain * weight).sum().backward()
+    assert torch.all(plain_loc.grad[zeroed.all(dim=0)] == 0)
+
+
+def test_straight_through_passes_threshold_gradient():
+    threshold = torch.tensor(0.5, requires_grad=True)
+    s = torch.tensor([-2.0, 0.1, 1.0])
+    straight_through_threshold(s, threshold).sum().backward()
+    assert float(threshold.grad) == 0.0  # −sign(s) on the two active units cancel
+    threshold.grad = None
+    straight_through_threshold(s.abs(), threshold).sum().backward()
+    assert float(threshold.grad) == -2.0
+
+
+def test_thresholded_kl_is_base_kl():
+    q = Thresholded(torch.distributions.Laplace(torch.tensor([0.5, -1.0]), torch.tensor([0.2, 1.0])), 0.3)
+    p = Thresholded(torch.distributions.Laplace(torch.tensor(0.0), torch.tensor(1.0)), 0.3)
+    torch.testing.assert_close(torch.distributions.kl_divergence(q, p),
+                               torch.distributions.kl_divergence(q.base, p.base))
+    other = Thresholded(p.base, 0.4)
+    with pytest.raises(ValueError, match="same threshold"):
+        torch.distributions.kl_divergence(q, other)
+
+
+# --------------------------------------------------------------- estimator
+def _small(**params):
+    defaults = dict(n_components=12, hidden_layer_sizes=(32,), max_epochs=4, batch_size=32,
+                    device="cpu", random_state=0)
+    return VariationalSparseCoder(**{**defaults, **params})
+
+
+def test_estimator_gradient_reaches_loc_where_all_codes_are_zero(digits):
+    X = digits[0][:64]
+    vsc = _small(lam=1e3, beta=0.0, max_epochs=1).fit(X)
+    assert np.all(vsc.transform(X) == 0)
+    vsc.module_.train()
+    vsc.module_.zero_grad()
+    vsc._batch_loss(vsc._to_tensor(X)).backward()
+    loc_head = vsc.module_.encoder.heads[0]
+    assert loc_head.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("prior", ["spike_slab", "thresholded_laplace"])
+def test_warmups_follow_their_per_iteration_schedule(digits, prior):
+    X = digits[0][:200]
+    seen = []
+
+    class Recording(VariationalSparseCoder):
+        def _draw_codes(self, params, n_draws):
+            if self.module_.training:
+                seen.append((self.n_steps_, self._sharpness(), self._noise_scale()))
+            return super()._draw_codes(params, n_draws)
+
+    warmup = 17
+    vsc = Recording(prior=prior, n_components=8, hidden_layer_sizes=(16,), batch_size=32,
+                    max_epochs=5, n_iter_no_change=100, validation_fraction=0.0,
+                    warmup_steps=warmup, device="cpu", random_state=0).fit(X)
+    steps = [step for step, _, _ in seen]
+    assert steps == list(range(vsc.n_steps_)) and vsc.n_steps_ == 5 * math.ceil(200 / 32)
+    for step, sharpness, noise in seen:
+        fraction = min(step / warmup, 1.0)
+        assert sharpness == pytest.approx(50 + 150 * fraction)
+        assert noise == pytest.approx(0.1 + 0.9 * fraction)
+    # Per iteration, not per epoch: c changes within the first epoch.
+    assert len({sharpness for step, sharpness, _ in seen if step < 7}) == 7
+    assert seen[-1][1] == 200.0
+    # partial_fit keeps counting.
+    vsc.partial_fit(X)
+    assert vsc.n_steps_ == 6 * math.ceil(200 / 32)
+
+
+@pytest.mark.parametrize("params", [
+    dict(prior="thresholded_laplace"),
+    dict(prior="thresholded_gaussian", decoder="linear"),
+    dict(prior="thresholded_laplace", learn_threshold=True, n_draws=3),
+    dict(prior="spike_slab", alpha=0.1),
+])
+def test_transform_is_deterministic_and_truly_sparse(digits, params):
+    X = digits[0][:300]
+    vsc = _small(**params).fit(X)
+    codes = vsc.transform(X)
+    assert codes.shape == (300, 12) and codes.dtype == np.float64
+    assert (codes == 0).mean() > 0.05 and (codes != 0).any()
+    np.testing.assert_array_equal(codes, vsc.transform(X))
+    np.testing.assert_allclose(codes[:7], vsc.transform(X[:7]), rtol=1e-6, atol=1e-6)
+    # Reference: the code rule applied to the encoder's posterior parameters.
+    with torch.no_grad():
+        post = vsc._posterior(vsc._to_tensor(X))
+    loc = post["loc"].numpy()
+    if params["prior"] == "spike_slab":
+        expected = np.where(post["gamma"].numpy() > 0.5, loc, 0.0)
+    else:
+        lam = vsc.lam
+        if params.get("learn_threshold"):
+            lam = (post["gamma_shape"] / post["gamma_rate"]).numpy()
+        expected = np.sign(loc) * np.maximum(np.abs(loc) - lam, 0.0)
+    np.testing.assert_allclose(codes, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_plain_baselines_give_dense_codes(digits):
+    for prior in ("gaussian", "laplace"):
+        codes = _small(prior=prior, max_epochs=2).fit(digits[0][:200]).transform(digits[0][:50])
+        assert np.all(codes != 0)
+
+
+def test_inverse_transform_sample_and_components(digits):
+    X = digits[0][:300]
+    vsc = _small(decoder="linear", max_epochs=6).fit(X)
+    codes = vsc.transform(X)
+    recon = vsc.inverse_transform(codes)
+    assert recon.shape == X.shape
+    # Linear decoder: inverse_transform is the code times the dictionary.
+    np.testing.assert_allclose(recon, codes @ vsc.components_, rtol=1e-4, atol=1e-4)
+    assert np.mean((recon - X) ** 2) < np.mean((X - X.mean(0)) ** 2) + np.mean(X.mean(0) ** 2)
+    first = vsc.sample(5, random_state=1)
+    assert first.shape == (5, 64)
+    np.testing.assert_array_equal(first, vsc.sample(5, random_state=1))
+    assert not np.array_equal(first, vsc.sample(5, random_state=2))
+    mlp = _small(prior="spike_slab", likelihood="bernoulli").fit(X / 16.0)
+    samples = mlp.sample(4, random_state=0)
+    assert np.all((samples >= 0) & (samples <= 1))
+    assert mlp.components_.shape == (12, 64)
+
+
+def test_bernoulli_likelihood_rejects_data_outside_unit_interval(digits):
+    with pytest.raises(ValueError, match=r"X in \[0, 1\]"):
+        _small(likelihood="bernoulli").fit(digits[0][:50])
+
+
+def test_learn_threshold_needs_positive_lam(digits):
+    with pytest.raises(ValueError, match="lam > 0"):
+        _small(learn_threshold=True, lam=0.0).fit(digits[0][:50])
+
+
+def test_score_matches_the_exact_elbo_of_a_linear_gaussian_model(digits):
+    # Gaussian posterior, linear decoder, fixed noise: the ELBO has a closed form,
+    # E‖x − zD‖² = ‖x − μD‖² + Σₖ σₖ²‖dₖ‖².
+    X = digits[0][:300] / 16.0
+    vsc = _small(prior="gaussian", decoder="linear", noise_std=0.5, max_epochs=5).fit(X)
+    with torch.no_grad():
+        post = vsc._posterior(vsc._to_tensor(X))
+        D = vsc.module_.decoder.atoms
+        mu, sigma = post["loc"], post["scale"]
+        fit = ((vsc._to_tensor(X) - mu @ D) ** 2).sum(1) + (sigma**2 @ (D**2).sum(1))
+        d = X.shape[1]
+        kl = torch.distributions.kl_divergence(torch.distributions.Normal(mu, sigma),
+                                               torch.distributions.Normal(0.0, 1.0)).sum(1)
+        exact = -fit / (2 * 0.25) - 0.5 * d * math.log(2 * math.pi * 0.25) - kl
+    scores = vsc.score_samples(X)
+    assert abs(scores.mean() - float(exact.mean())) < 0.02 * abs(float(exact.mean()))
+    assert vsc.score(X) == pytest.approx(scores.mean())
+
+
+def test_same_random_state_same_model(digits):
+    X = digits[0][:200]
+    first = _small(prior="spike_slab", n_draws=2).fit(X).transform(X)
+    second = _small(prior="spike_slab", n_draws=2).fit(X).transform(X)
+    np.testing.assert_array_equal(first, second)
+
+
+# ---------------------------------------------------- the user's pipeline
+def test_default_pipeline_on_digits_is_well_above_chance(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipe = Pipeline([("vsc", VariationalSparseCoder(random_state=0)),
+                     ("clf", LogisticRegression(max_iter=2000))])
+    pipe.fit(X_train, y_train)
+    assert pipe.score(X_test, y_test) > 0.85  # chance is 0.1
+    codes = pipe.named_steps["vsc"].transform(X_test)
+    assert (codes == 0).mean() > 0.3
+
+
+def test_pipeline_grid_search_in_parallel(digits):
+    X_train, X_test, y_train, y_test = digits
+    vsc = VariationalSparseCoder(n_components=32, max_epochs=10, warmup_steps=20, random_state=0)
+    pipe = Pipeline([("vsc", vsc), ("clf", LogisticRegression(max_iter=1000))])
+    grid = {"vsc__lam": [0.25, 0.5], "vsc__beta": [0.5, 1.0]}
+    search = GridSearchCV(pipe, grid, cv=2, n_jobs=2).fit(X_train[:600], y_train[:600])
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    assert search.best_score_ > 0.5  # chance is 0.1
+    assert search.score(X_test, y_test) > 0.6
+
+
+def test_spike_slab_pipeline_grid_search_over_alpha(digits):
+    X_train, X_test, y_train, y_test = digits
+    vsc = VariationalSparseCoder(prior="spike_slab", n_components=32, max_epochs=10,
+                                 warmup_steps=20, random_state=0)
+    pipe = Pipeline([("vsc", vsc), ("clf", LogisticRegression(max_iter=1000))])
+    search = GridSearchCV(pipe, {"vsc__alpha": [0.1, 0.5]}, cv=2).fit(X_train[:600], y_train[:600])
+    assert search.best_params_["vsc__alpha"] in (0.1, 0.5)
+    assert search.best_score_ > 0.3
+
+
+def test_unsupervised_grid_search_uses_the_elbo(digits):
+    X = digits[0][:400]
+    grid = GridSearchCV(_small(max_epochs=3), {"lam": [0.25, 1.0]}, cv=2).fit(X)
+    assert np.all(np.isfinite(grid.cv_results_["mean_test_score"]))
