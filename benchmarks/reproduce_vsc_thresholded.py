@@ -1,0 +1,167 @@
+"""Reproduce paper 003's table (Fallah & Rozell): variational posteriors vs FISTA.
+
+A linear generator with 256 unit-norm atoms is learned on 16×16 patches of the
+ten whitened Olshausen & Field images, once per inference method, and every
+method is scored by the sparse-coding energy of its validation codes on its own
+dictionary,
+
+    E(x) = ½‖x − z D‖² + λ‖z‖₁      (mean over validation patches),
+
+with the same λ for all.  Methods: FISTA (``SparseCoder`` to learn D,
+``skvsc.sparse_encode`` for the validation codes) and ``VariationalSparseCoder``
+with the Gaussian, Laplacian, spike-and-slab, thresholded Gaussian and
+thresholded Laplacian posteriors (optionally their "+Gamma" learned-threshold
+variants), each with J=1 and J=20 samples per input (max-ELBO training).
+The ordering to reproduce: FISTA best, thresholded Laplacian best of the
+variational ones, Gaussian worst.
+
+The VAEs share the generative model whose MAP energy FISTA minimises:
+Gaussian noise ``σ_x`` (``--noise-std``, default 0.3 pixel units), prior scale
+``b = σ_x²/λ`` (so that ``σ_x²·(−log joint)`` is ``E``), threshold λ₀ = λ (the
+coordinate-wise shrinkage of the MAP code), β = 1, unit-norm atoms
+(``normalize_decoder=True``; unnormalised atoms would let any method lower the
+L1 term by growing D).  Validation codes of the VAEs are ``transform``'s
+deterministic codes (the paper uses a sample).  Patches are divided by one
+global factor so training pixels have unit variance; validation patches come
+from the bottom 96 rows of every image, training patches from the rest.
+
+Budget: the paper trains 300 epochs on 80,000 patches (a GPU's worth).  The
+default here is 40,000 training / 8,000 validation patches, 20 epochs per VAE
+and 4 for FISTA's dictionary (hours on a shared 2-core CPU); ``--quick`` is
+10,000 / 2,000 patches, 10 epochs per VAE, 2 for FISTA (about 15–25 minutes
+on a busy 2-core CPU).
+
+Usage (from the repository root)::
+
+    python benchmarks/reproduce_vsc_thresholded.py            # stated budget
+    python benchmarks/reproduce_vsc_thresholded.py --quick    # small budget
+"""
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+from skvsc import SparseCoder, VariationalSparseCoder, sparse_encode
+from skvsc.datasets import extract_patches
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "..", "shared", "data", "olshausen_images.npz")
+PAPER = {  # paper 003's validation loss, J=1 and J=20 (its own scale)
+    "FISTA": (1.01e2, None),
+    "Gaussian": (1.35e3, 1.35e3),
+    "Laplacian": (5.96e2, 5.79e2),
+    "Spike-and-slab": (2.52e2, 2.39e2),
+    "Thresholded Gaussian": (2.32e2, 2.30e2),
+    "Thresholded Gaussian+Gamma": (2.85e2, 2.70e2),
+    "Thresholded Laplacian": (1.98e2, 1.94e2),
+    "Thresholded Laplacian+Gamma": (2.23e2, 2.11e2),
+}
+METHODS = {
+    "Gaussian": dict(prior="gaussian"),
+    "Laplacian": dict(prior="laplace"),
+    "Spike-and-slab": dict(prior="spike_slab"),
+    "Thresholded Gaussian": dict(prior="thresholded_gaussian"),
+    "Thresholded Gaussian+Gamma": dict(prior="thresholded_gaussian", learn_threshold=True),
+    "Thresholded Laplacian": dict(prior="thresholded_laplace"),
+    "Thresholded Laplacian+Gamma": dict(prior="thresholded_laplace", learn_threshold=True),
+}
+
+
+def load_patches(n_train, n_val, seed):
+    images = np.load(DATA)["images"].transpose(2, 0, 1)  # (10, 512, 512)
+    train = extract_patches(images[:, :416], 16, n_train, random_state=seed)
+    val = extract_patches(images[:, 416:], 16, n_val, random_state=seed + 1)
+    scale = train.std()
+    return (train / scale).astype(np.float32), (val / scale).astype(np.float32)
+
+
+def energy(X, Z, D, lam):
+    residual = X - Z @ D
+    return float(np.mean(0.5 * np.sum(residual**2, axis=1) + lam * np.sum(np.abs(Z), axis=1)))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small budget (a few minutes)")
+    parser.add_argument("--n-train", type=int, default=None)
+    parser.add_argument("--n-val", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=None, help="epochs per model")
+    parser.add_argument("--fista-epochs", type=int, default=None, help="epochs of SparseCoder")
+    parser.add_argument("--lam", type=float, default=0.3, help="λ of the energy (FISTA's L1 weight)")
+    parser.add_argument("--noise-std", type=float, default=0.3,
+                        help="σ_x of the VAEs' Gaussian likelihood (pixel units)")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="threshold λ₀ of the thresholded posteriors (default: --lam)")
+    parser.add_argument("--alpha", type=float, default=0.2, help="spike-and-slab prior α")
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--warmup", type=int, default=300, help="warm-up iterations")
+    parser.add_argument("--no-gamma", action="store_true", help="skip the +Gamma variants")
+    parser.add_argument("--draws", type=int, nargs="+", default=[1, 20])
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    n_train = args.n_train or (10_000 if args.quick else 40_000)
+    n_val = args.n_val or (2_000 if args.quick else 8_000)
+    epochs = args.epochs or (10 if args.quick else 20)
+    fista_epochs = args.fista_epochs or (2 if args.quick else 4)
+    threshold = args.lam if args.threshold is None else args.threshold
+    prior_scale = args.noise_std**2 / args.lam  # MAP energy of the VAE model = E
+    X, X_val = load_patches(n_train, n_val, seed=0)
+    print(f"patches: {n_train} train, {n_val} validation (16x16, unit pixel variance); "
+          f"{epochs} epochs per VAE, {fista_epochs} for FISTA; energy λ={args.lam}; "
+          f"σ_x={args.noise_std}; prior scale b=σ_x²/λ={prior_scale:g}; threshold λ₀={threshold}; "
+          f"α={args.alpha}; Adam lr {args.learning_rate}; warm-up {args.warmup} iterations")
+
+    rows = []
+    start = time.perf_counter()
+    coder = SparseCoder(n_components=256, lam=args.lam, max_epochs=fista_epochs, batch_size=256,
+                        device=args.device, random_state=0).fit(X)
+    D = coder.components_
+    Z = sparse_encode(X_val, D, lam=args.lam, max_iter=1000, device=args.device)
+    rows.append(("FISTA", {1: (energy(X_val, Z, D, args.lam), float((Z == 0).mean()),
+                               time.perf_counter() - start)}))
+    print(f"FISTA: energy {rows[-1][1][1][0]:.2f}", flush=True)
+
+    for name, params in METHODS.items():
+        if args.no_gamma and params.get("learn_threshold"):
+            continue
+        results = {}
+        for draws in args.draws:
+            start = time.perf_counter()
+            vsc = VariationalSparseCoder(
+                n_components=256, decoder="linear", normalize_decoder=True,
+                likelihood="gaussian", noise_std=args.noise_std, prior_scale=prior_scale,
+                lam=threshold, alpha=args.alpha, beta=1.0, n_draws=draws,
+                batch_size=100, learning_rate=args.learning_rate, max_epochs=epochs,
+                validation_fraction=0.0, n_iter_no_change=epochs, warmup_steps=args.warmup,
+                device=args.device, random_state=0, **params,
+            ).fit(X)
+            Z = vsc.transform(X_val)
+            results[draws] = (energy(X_val, Z, vsc.components_, args.lam), float((Z == 0).mean()),
+                              time.perf_counter() - start)
+            print(f"{name}, J={draws}: energy {results[draws][0]:.2f}", flush=True)
+        rows.append((name, results))
+
+    print()
+    header = f"{'method':30s}" + "".join(f"{'E J=' + str(j):>11s}{'zeros':>7s}" for j in args.draws)
+    print(header + f"{'paper J=1':>11s}{'paper J=20':>11s}{'time s':>8s}")
+    for name, results in rows:
+        line = f"{name:30s}"
+        for draws in args.draws:
+            if draws in results:
+                e, zeros, _ = results[draws]
+                line += f"{e:11.2f}{zeros:7.2f}"
+            else:
+                line += f"{'—':>11s}{'':7s}"
+        paper = PAPER[name]
+        line += f"{paper[0]:11.3g}" + (f"{paper[1]:11.3g}" if paper[1] else f"{'—':>11s}")
+        line += f"{sum(r[2] for r in results.values()):8.0f}"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
