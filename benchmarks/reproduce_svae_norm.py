@@ -112,9 +112,10 @@ def main():
     parser.add_argument("--noise-std", type=float, default=0.14)
     parser.add_argument("--encoder", default="resnet", choices=["linear", "mlp", "resnet"])
     parser.add_argument("--hidden", type=int, nargs="+", default=[256, 256])
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (1 avoids oversubscription on a shared CPU)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-sc", action="store_true", help="skip SparseCoder")
@@ -126,7 +127,7 @@ def main():
     n_train = args.n_train or (5_000 if args.quick else 50_000)
     n_test = args.n_test or (2_000 if args.quick else 10_000)
     epochs = args.epochs or (3 if args.quick else 30)
-    sc_epochs = args.sc_epochs or (1 if args.quick else 3)
+    sc_epochs = args.sc_epochs or (1 if args.quick else 2)
     if args.threads:
         torch.set_num_threads(args.threads)
 

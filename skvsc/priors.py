@@ -148,11 +148,12 @@ def sample_icdf(distribution, sample_shape, generator):
         The samples (no gradient path to the parameters is intended).
     """
     shape = tuple(sample_shape) + tuple(distribution.batch_shape)
-    dtype = distribution.mean.dtype if not isinstance(distribution, Cauchy) else distribution.loc.dtype
+    reference = getattr(distribution, "loc", None)
+    if reference is None:
+        reference = distribution.mean
     tiny = float(np.finfo(np.float32).eps)
     u = torch.rand(shape, generator=generator, dtype=torch.float64).clamp(tiny, 1.0 - tiny)
-    device = distribution.loc.device if hasattr(distribution, "loc") else None
-    return distribution.icdf(u.to(dtype=dtype, device=device))
+    return distribution.icdf(u.to(dtype=reference.dtype, device=reference.device))
 
 
 def monte_carlo_kl(q, p, n_samples, generator):

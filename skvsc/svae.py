@@ -166,12 +166,12 @@ class SVAE(SparseModelMixin, BaseEstimator):
     --------
     >>> from sklearn.datasets import load_digits
     >>> from skvsc import SVAE
-    >>> X = load_digits().data / 16.0
+    >>> X = load_digits().data[:500] / 16.0
     >>> svae = SVAE(n_components=32, lam=5.0, noise_std=0.2, encoder="mlp",
-    ...             hidden_sizes=(64,), max_epochs=3, device="cpu",
+    ...             hidden_sizes=(32,), max_epochs=2, device="cpu",
     ...             random_state=0).fit(X)
     >>> svae.transform(X).shape
-    (1797, 32)
+    (500, 32)
     >>> import numpy as np
     >>> bool(np.allclose(np.linalg.norm(svae.components_, axis=1), 1.0, atol=1e-5))
     True
