@@ -12,6 +12,7 @@ from .sparse_coding import SparseCoder
 from .svae import SVAE
 from .vdl import VarianceRegDictLearner
 from .vsc import VariationalSparseCoder
+from . import datasets, metrics, plotting  # public helper submodules
 
 __all__ = ["SVAE", "SparseCoder", "VarianceRegDictLearner", "VariationalSparseCoder", "sparse_encode"]
 __version__ = "0.1.0"
