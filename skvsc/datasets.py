@@ -16,6 +16,7 @@ import gzip
 import numbers
 import os
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -507,19 +508,18 @@ def load_mnist(path, *, scale=True, flatten=True):
     if path.is_dir():
         arrays = [read_idx(_find_idx(path, stem)) for stem in _MNIST_STEMS]
     elif path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                missing = {"x_train", "y_train", "x_test", "y_test"} - set(data.files)
-                if missing:
-                    raise ValueError(
-                        f"{path} lacks the arrays {sorted(missing)}; expected x_train, "
-                        "y_train, x_test, y_test."
-                    )
-                arrays = [data[k] for k in ("x_train", "y_train", "x_test", "y_test")]
-        except (OSError, EOFError) as exc:  # not an npz / corrupt zip
+        if not zipfile.is_zipfile(path):
             raise ValueError(
                 f"{path} is not a .npz file; pass a .npz file or a folder of IDX files."
-            ) from exc
+            )
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"x_train", "y_train", "x_test", "y_test"} - set(data.files)
+            if missing:
+                raise ValueError(
+                    f"{path} lacks the arrays {sorted(missing)}; expected x_train, "
+                    "y_train, x_test, y_test."
+                )
+            arrays = [data[k] for k in ("x_train", "y_train", "x_test", "y_test")]
     else:
         raise FileNotFoundError(f"{path} does not exist.")
     X_train, y_train, X_test, y_test = arrays

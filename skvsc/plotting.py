@@ -194,7 +194,8 @@ def plot_reconstructions(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure, with ``2 * min(n, n_samples)`` axes.
+        The figure, with ``2 * min(n, n_samples)`` axes in row-major order
+        (originals first).
 
     Raises
     ------
@@ -221,18 +222,19 @@ def plot_reconstructions(
     n = min(n, len(X))
     plt = _pyplot()
     fig = _figure(plt, fig, 2, n, scale=1.0)
+    limits = []
     for column in range(n):
         low = float(min(X[column].min(), X_hat[column].min()))
         high = float(max(X[column].max(), X_hat[column].max()))
-        if high == low:
-            high = low + 1.0
-        for row, data in enumerate((X, X_hat)):
+        limits.append((low, high if high > low else low + 1.0))
+    for row, data in enumerate((X, X_hat)):  # axes in row-major order
+        for column in range(n):
             ax = fig.add_subplot(2, n, row * n + column + 1)
             ax.imshow(
                 data[column].reshape(height, width),
                 cmap=cmap,
-                vmin=low,
-                vmax=high,
+                vmin=limits[column][0],
+                vmax=limits[column][1],
                 interpolation="nearest",
             )
             ax.set_xticks([])
