@@ -55,8 +55,8 @@ nitpicky = False
 # loaded by the reader's browser from its CDN, as Sphinx does by default.)
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": True}
 autodoc_typehints = "none"
+toc_object_entries_show_parents = "hide"  # "fit()", not "SparseCoder.fit()"
 
 # -- numpydoc ----------------------------------------------------------------
 numpydoc_show_class_members = False
@@ -102,7 +102,7 @@ sphinx_gallery_conf = {
     "min_reported_time": 1,
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
-    "capture_repr": ("_repr_html_", "__repr__"),
+    "capture_repr": (),  # print() what should be shown, not the last expression
     "abort_on_example_error": False,  # run all, then fail with the full list
     "only_warn_on_example_error": False,
 }

@@ -1,7 +1,7 @@
 """
-=====================================================================
-Atoms of natural-image patches: SparseCoder vs MiniBatchDictionaryLearning
-=====================================================================
+================================================
+Natural-image atoms: SparseCoder vs scikit-learn
+================================================
 
 Olshausen & Field (1996) showed that a sparse code of whitened natural-image
 patches learns localised, oriented, band-pass atoms — much like the receptive
@@ -10,8 +10,10 @@ a dictionary with :class:`skvsc.SparseCoder` and with scikit-learn's
 :class:`~sklearn.decomposition.MiniBatchDictionaryLearning`, which minimises
 the *same* objective
 
-.. math:: \\min_{D,\\,Z}\\ \\sum_i \\tfrac12\\|x_i - z_i D\\|_2^2 + \\lambda\\|z_i\\|_1,
-          \\qquad \\|d_k\\|_2 = 1,
+.. math::
+
+   \\min_{D,\\,Z}\\ \\sum_i \\tfrac12\\|x_i - z_i D\\|_2^2
+   + \\lambda\\|z_i\\|_1, \\qquad \\|d_k\\|_2 = 1,
 
 (``lam`` in skvsc is ``alpha`` in scikit-learn), and compares the two
 dictionaries on held-out patches.  The patches come from the two photographs
@@ -91,25 +93,29 @@ def evaluate(atoms):
 
 results = {"skvsc.SparseCoder": (coder.components_, time_skvsc),
            "MiniBatchDictionaryLearning": (mbdl.components_, time_sklearn)}
-print(f"{'model':<28} {'fit (s)':>8} {'energy':>8} {'PSNR (dB)':>10} {'zeros':>6}")
+print(f"{'model':<28} {'fit (s)':>7} {'energy':>7} {'PSNR':>6} {'zeros':>6}")
 usage = {}
 for name, (atoms, seconds) in results.items():
     codes, energy, quality, zeros = evaluate(atoms)
     usage[name] = np.abs(codes).mean(axis=0)
-    print(f"{name:<28} {seconds:8.1f} {energy:8.4f} {quality:10.2f} {zeros:6.1%}")
+    print(f"{name:<28} {seconds:7.1f} {energy:7.4f} {quality:6.2f} "
+          f"{zeros:6.1%}")
 
 # %%
 # The two dictionaries reach similar objectives, PSNR and sparsity: they
-# solve the same problem with the same kind of dictionary update.  (Fit times are indicative only: the gallery is
-# built on a small, shared CPU; on a GPU ``SparseCoder`` codes thousands of
-# patches per FISTA iteration, see :ref:`sphx_glr_auto_examples_plot_gpu.py`.)
+# solve the same problem with the same kind of dictionary update.  (Fit times
+# are indicative only: the gallery is built on a small, shared CPU; on a GPU
+# ``SparseCoder`` codes thousands of patches per FISTA iteration, see
+# :ref:`sphx_glr_auto_examples_plot_gpu.py`.)
 #
 # The atoms
 # ---------
-# Sorted by how much the test codes use them, most used first.  Both
-# dictionaries consist of localised, oriented edge detectors at several
-# positions and scales, with a few low-frequency atoms.
+# Sorted by how much the test codes use them, most used first.  The most used
+# atoms of both dictionaries are localised, oriented edges and low-frequency
+# patterns; the rarely used ones are still rough after three short passes
+# over the data.
 for name, (atoms, _) in results.items():
-    plot_atoms(atoms, (8, 8), order=np.argsort(-usage[name]), title=name)
+    plot_atoms(atoms, (8, 8), order=np.argsort(-usage[name]), n_cols=16,
+               title=name)
 
 plt.show()

@@ -27,7 +27,8 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from skvsc import SVAE, SparseCoder, VarianceRegDictLearner, VariationalSparseCoder
+from skvsc import (SVAE, SparseCoder, VarianceRegDictLearner,
+                   VariationalSparseCoder)
 from skvsc.metrics import fraction_zeros, psnr
 
 X = load_digits().data / 16.0
@@ -45,21 +46,24 @@ Z_train, Z_test = (X_train - mean) / scale, (X_test - mean) / scale
 # All use 32 components.
 common = dict(n_components=32, device="cpu", random_state=0)
 sweeps = {
-    "SparseCoder": (lambda lam: SparseCoder(lam=lam, max_epochs=5, **common),
-                    [0.3, 1.0, 3.0]),
+    "SparseCoder": (
+        lambda lam: SparseCoder(lam=lam, max_epochs=5, **common),
+        [0.3, 1.0, 3.0]),
     "VarianceRegDictLearner": (
-        lambda lam: VarianceRegDictLearner(lam=lam, positive_code=False, batch_size=100,
-                                           max_epochs=15, learning_rate=3e-3,
-                                           encoder_learning_rate=3e-3, code_max_iter=50,
-                                           validation_fraction=0.0, **common),
+        lambda lam: VarianceRegDictLearner(
+            lam=lam, positive_code=False, batch_size=100, max_epochs=15,
+            learning_rate=3e-3, encoder_learning_rate=3e-3, code_max_iter=50,
+            validation_fraction=0.0, **common),
         [0.005, 0.02, 0.08]),
     "VariationalSparseCoder": (
-        lambda lam: VariationalSparseCoder(lam=lam, max_epochs=15,
-                                           validation_fraction=0.0, **common),
+        lambda lam: VariationalSparseCoder(
+            lam=lam, max_epochs=15, validation_fraction=0.0, **common),
         [0.1, 0.5, 1.5]),
-    "SVAE": (lambda lam: SVAE(lam=lam, noise_std=0.5, encoder="mlp", hidden_sizes=(64,),
-                              max_epochs=15, validation_fraction=0.0, **common),
-             [0.3, 1.0, 3.0]),
+    "SVAE": (
+        lambda lam: SVAE(
+            lam=lam, noise_std=0.5, encoder="mlp", hidden_sizes=(64,),
+            max_epochs=15, validation_fraction=0.0, **common),
+        [0.3, 1.0, 3.0]),
 }
 
 rows = []
@@ -69,7 +73,8 @@ for name, (make, lams) in sweeps.items():
         model = make(lam).fit(Z_train)
         codes = model.transform(Z_test)
         X_hat = model.inverse_transform(codes) * scale + mean
-        rows.append((name, lam, fraction_zeros(codes), psnr(X_test, X_hat, data_range=1.0)))
+        quality = psnr(X_test, X_hat, data_range=1.0)
+        rows.append((name, lam, fraction_zeros(codes), quality))
     print(f"{name}: {time.perf_counter() - start:.1f} s for {len(lams)} fits")
 
 print(f"\n{'model':<24} {'lam':>6} {'zeros':>6} {'PSNR (dB)':>10}")
@@ -81,7 +86,8 @@ for name, lam, zeros, quality in rows:
 # --------
 fig, ax = plt.subplots(figsize=(6.5, 4.5))
 for (name, _), marker in zip(sweeps.items(), "osD^"):
-    points = [(zeros, quality, lam) for n, lam, zeros, quality in rows if n == name]
+    points = [(zeros, quality, lam)
+              for n, lam, zeros, quality in rows if n == name]
     zeros, quality, lams = zip(*points)
     ax.plot(np.array(zeros) * 100, quality, marker=marker, label=name)
     for x, y, lam in points:

@@ -1,7 +1,7 @@
 """
-=====================================================
+=================================================
 SVAE vs SVAE-Norm: why the atoms need a unit norm
-=====================================================
+=================================================
 
 The sparse-coding VAE (:class:`~skvsc.SVAE`, Barello et al. 2018) replaces
 sparse coding's optimisation by an encoder network and trains the model by
@@ -57,8 +57,9 @@ for name, model in models.items():
     usage[name] = codes.std(axis=0) * norms[name]
     mse = np.mean((model.inverse_transform(codes) - X_test) ** 2)
     weak = np.sum(usage[name] < 0.1 * usage[name].max())
-    print(f"{name:<10} test MSE {mse:.4f}; atom norms {norms[name].min():.2f}–"
-          f"{norms[name].max():.2f}; latents below 10% of the top usage: {weak}")
+    print(f"{name}: test MSE {mse:.4f}, atom norms from "
+          f"{norms[name].min():.2f} to {norms[name].max():.2f}, "
+          f"{weak} latents under 10% of the top usage")
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
 bins = np.linspace(0, 1.05 * max(n.max() for n in norms.values()), 31)
@@ -84,13 +85,17 @@ fig.tight_layout()
 #
 # The atoms
 # ---------
-# Most used first.  The SVAE's top atoms are smooth and oriented, but its
-# under-used latents hold noise.  After ten epochs SVAE-Norm's atoms are still
+# The 16 most used atoms of each model (top row) and its 16 least used ones
+# (bottom row), each on its own grey scale.  The SVAE's most used atoms are
+# the smoothest and most structured; its under-used latents hold noise.  After ten epochs SVAE-Norm's atoms are still
 # noisy — this is the budget of a gallery example — but all of them are in
 # use.  :ref:`benchmarks` has the comparison at the scale of paper 000
 # (16 × 16 patches, 450 latents).
 for name, model in models.items():
-    plot_atoms(model.components_, (8, 8), order=np.argsort(-usage[name]),
-               n_cols=16, title=f"{name}: atoms, most used first")
+    ranked = np.argsort(-usage[name])
+    fig = plot_atoms(model.components_, (8, 8),
+                     order=np.r_[ranked[:16], ranked[-16:]], n_cols=16,
+                     title=f"{name}: most used (top), least used (bottom)")
+    fig.set_size_inches(8, 1.4)
 
 plt.show()

@@ -1,7 +1,7 @@
 """
-====================================================
-Image denoising with VarianceRegDictLearner
-====================================================
+======================================================
+Image denoising with a variance-regularised dictionary
+======================================================
 
 A dictionary learned on clean natural images can denoise a noisy one: code
 each noisy patch sparsely on the dictionary, rebuild the patch from its code
@@ -37,7 +37,8 @@ from skvsc.plotting import plot_atoms
 def gray_image(name, factor=4):
     image = load_sample_image(name).astype(float).mean(axis=2) / 255.0
     h, w = (np.array(image.shape) // factor) * factor
-    return image[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor)
+    return blocks.mean(axis=(1, 3))
 
 
 clean = gray_image("china.jpg")
@@ -83,7 +84,8 @@ def denoise(model, image):
     means = patches.mean(axis=1, keepdims=True)
     codes = model.transform((patches - means) / scale)
     rebuilt = model.inverse_transform(codes) * scale + means
-    return reconstruct_from_patches_2d(rebuilt.reshape(-1, *patch), image.shape), codes
+    rebuilt = rebuilt.reshape(-1, *patch)
+    return reconstruct_from_patches_2d(rebuilt, image.shape), codes
 
 
 results = {}
@@ -104,7 +106,8 @@ for method in ["encoder", "fista"]:
 # amortised encoder offers.
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))
 panels = [("clean", clean), (f"noisy (σ = {sigma})", noisy),
-          ("VDL encoder", results["encoder"]), ("VDL + FISTA", results["fista"])]
+          ("VDL encoder", results["encoder"]),
+          ("VDL + FISTA", results["fista"])]
 for ax, (title, image) in zip(axes, panels):
     ax.imshow(image, cmap="gray", vmin=0, vmax=1)
     if title != "clean":

@@ -1,7 +1,7 @@
 """
-=================================================================
+==========================================================
 Sparse codes as features: a Pipeline tuned by GridSearchCV
-=================================================================
+==========================================================
 
 :class:`~skvsc.VariationalSparseCoder` is a scikit-learn transformer, so it
 can feed a classifier inside a :class:`~sklearn.pipeline.Pipeline` and its
@@ -75,16 +75,16 @@ results = search.cv_results_
 
 def grid_of(key):
     table = np.empty((len(lams), len(betas)))
-    for lam_beta, value in zip(zip(results["param_vsc__lam"], results["param_vsc__beta"]),
-                               results[key]):
-        table[lams.index(lam_beta[0]), betas.index(lam_beta[1])] = value
+    for lam, beta, value in zip(results["param_vsc__lam"],
+                                results["param_vsc__beta"], results[key]):
+        table[lams.index(lam), betas.index(beta)] = value
     return table
 
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
-for ax, key, title, cmap in [(axes[0], "mean_test_accuracy", "accuracy", "viridis"),
-                             (axes[1], "mean_test_zeros", "fraction of exact zeros",
-                              "magma")]:
+fig, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
+panels = [("mean_test_accuracy", "accuracy", "viridis"),
+          ("mean_test_zeros", "fraction of exact zeros", "magma")]
+for ax, (key, title, cmap) in zip(axes, panels):
     table = grid_of(key)
     image = ax.imshow(table, cmap=cmap, vmin=0, vmax=1, origin="lower")
     for i in range(len(lams)):
@@ -98,7 +98,6 @@ for ax, key, title, cmap in [(axes[0], "mean_test_accuracy", "accuracy", "viridi
     ax.set_title(title)
     fig.colorbar(image, ax=ax, shrink=0.8)
 fig.suptitle("GridSearchCV over VariationalSparseCoder → LogisticRegression")
-fig.tight_layout()
 
 # %%
 # Small thresholds and a light KL give the best features; raising ``lam`` or
