@@ -16,10 +16,17 @@ __all__ = ["SparseCoder"]
 # During training the codes only steer the dictionary update: they are solved to
 # this certified relative suboptimality (or ``code_tol`` if looser); transform
 # and score use ``code_tol``.
-_TRAIN_CODE_TOL = 1e-2
+_TRAIN_CODE_TOL = 3e-2
 # Warm-started power iterations for λ_max(DDᵀ) between steps, and their margin.
 _POWER_ITERATIONS = 10
 _POWER_MARGIN = 1.02
+# Mairal et al. (2010, §3.4) weigh the statistics by β_t = (1 − 1/t)^ρ: batch s
+# counts ∝ (s/t)^ρ at step t, a window of about t/(ρ+1) recent batches.  ρ = 1
+# (a plain running mean, what scikit-learn's MiniBatchDictionaryLearning does
+# early on) keeps the codes of the first, poor dictionaries for hundreds of
+# steps; ρ = 6 reached a given held-out energy in 2–4× fewer steps on
+# natural-image patches (benchmarks/bench_sparse_coding.py).
+_FORGET_RHO = 6
 
 
 class _Dictionary(torch.nn.Module):
@@ -58,11 +65,15 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         is a FISTA coder on these atoms (used as given, not normalised), like
         :class:`sklearn.decomposition.SparseCoder`.
     dict_update : {"online", "projected_gradient"}, default="online"
-        ``"online"``: Mairal et al.'s block-coordinate update on the running
-        statistics ``A = Σ zᵀz``, ``B = Σ zᵀx`` (as in scikit-learn's
-        MiniBatchDictionaryLearning).  ``"projected_gradient"``: one gradient step
-        of size ``learning_rate`` on the batch-mean reconstruction error, then
-        every atom projected back to unit norm (paper 000 §2.1).
+        ``"online"``: Mairal et al.'s block-coordinate update (one sweep per
+        mini-batch) on the running statistics ``A = Σ β zᵀz``, ``B = Σ β zᵀx``,
+        weighted by the forgetting factor ``β_t = (1 − 1/t)^6`` of Mairal et
+        al. (2010, §3.4) — faster than scikit-learn's running mean on the
+        benchmark.  ``"projected_gradient"``: one gradient step of size
+        ``learning_rate`` on the batch-mean reconstruction error, then every
+        atom projected back to unit norm (paper 000 §2.1).  ``"online"``
+        reached every held-out energy many times faster in
+        ``benchmarks/bench_sparse_coding.py``, hence the default.
     positive_code : bool, default=False
         Constrain the codes to be non-negative.
     code_max_iter : int, default=300
@@ -71,8 +82,8 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         FISTA's certified per-sample relative suboptimality (its duality gap
         over its energy, see :func:`skvsc.solvers.fista`) for ``transform`` and
         ``score``.  During training the codes only steer the dictionary update
-        and are solved to ``max(code_tol, 1e-2)``, which on natural-image
-        patches is about ``1e-4`` of the energy in practice.
+        and are solved to ``max(code_tol, 3e-2)``, which on natural-image
+        patches is within about ``5e-4`` of the optimal energy in practice.
     batch_size : int, default=256
         Mini-batch size.
     max_epochs : int, default=10
@@ -123,6 +134,8 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
     properties by learning a sparse code for natural images", Nature, 1996.
     J. Mairal, F. Bach, J. Ponce and G. Sapiro, "Online dictionary learning for
     sparse coding", ICML 2009.
+    J. Mairal, F. Bach, J. Ponce and G. Sapiro, "Online learning for matrix
+    factorization and sparse coding", JMLR 11, 2010.
 
     Examples
     --------
@@ -290,10 +303,9 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
     def _online_update(self, X, Z):
         module = self.module_
         n = X.shape[0]
-        # Mairal's forgetting factor, as in scikit-learn's MiniBatchDictionaryLearning.
+        # Mairal's forgetting factor β_t = (1 − 1/t)^ρ (see _FORGET_RHO).
         step = self.n_steps_
-        theta = (step + 1) * n if step < n - 1 else n**2 + step + 1 - n
-        forget = (theta + 1 - n) / (theta + 1)
+        forget = (1.0 - 1.0 / (step + 1)) ** _FORGET_RHO
         module.A.mul_(forget).add_(Z.T @ Z / n)
         module.B.mul_(forget).add_(Z.T @ X / n)
         atoms, A, B = module.atoms, module.A, module.B
