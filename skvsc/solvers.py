@@ -197,9 +197,10 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
         certified).
     max_iter : int, default=200
         Maximum number of iterations.
-    tol : float, default=1e-4
+    tol : float or None, default=1e-4
         Per-sample relative duality gap at which a sample stops (see above);
-        0 runs every sample to ``max_iter`` unless its gap is exactly 0.
+        0 runs every sample to ``max_iter`` unless its gap is exactly 0, and
+        None runs exactly ``max_iter`` iterations without any certificate.
     sq_norms : torch.Tensor of shape (n_samples,), default=None
         ``‖x‖²`` of each sample, when the correlations come from data ``x``.
         When None, the squared norm of the part of ``x`` in the atoms' span,
@@ -218,7 +219,9 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
         lipschitz = lipschitz_constant(gram)
     dtype = correlation.dtype
     gram = gram.to(dtype)
-    if sq_norms is None:
+    if tol is None:
+        sq_norms = correlation.new_zeros(correlation.shape[0])  # no certificate
+    elif sq_norms is None:
         sq_norms = _span_sq_norms(gram, correlation)
     step = 1.0 / lipschitz
     threshold = lam * step
@@ -238,7 +241,9 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         V = torch.addmm(step_B, Y, M)
-        if (n_iter - 1) % _GAP_EVERY == 0 or n_iter == max_iter:
+        if tol is None:
+            done = None
+        elif (n_iter - 1) % _GAP_EVERY == 0 or n_iter == max_iter:
             done = _certified(Y, B, V - Y, step, q, lam, tol, positive)
         else:
             done = None
