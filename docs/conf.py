@@ -121,7 +121,7 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
     "check_switcher": False,
 }
-html_sidebars = {"index": [], "installation": [], "quickstart": []}
+html_sidebars = {"index": [], "installation": [], "quickstart": [], "benchmarks": []}
 html_show_sourcelink = False
 
 
