@@ -57,7 +57,7 @@ fig.suptitle("Whitened 8 × 8 patches")
 # Both learn 64 atoms with λ = 0.1 in three passes over the data, in
 # mini-batches of 256.  :class:`~skvsc.SparseCoder` computes the codes of a
 # whole mini-batch at once with FISTA in PyTorch and updates the dictionary
-# with the same online (block-coordinate) rule as scikit-learn.
+# with the same kind of online (block-coordinate) update as scikit-learn.
 lam = 0.1
 
 start = time.perf_counter()
