@@ -28,6 +28,7 @@ Run from the repository root::
 
 import argparse
 import json
+import pickle
 import os
 import time
 
@@ -155,6 +156,9 @@ def main():
               f"val energy {min(model.history_['validation_loss']):.4f}, "
               f"last FISTA iterations {model.code_n_iter_})", flush=True)
         models[name] = model
+        tag = "quick" if args.quick else f"full{'' if args.epochs is None else args.epochs}"
+        with open(os.path.join(OUTPUT, f"vdl_mnist_{name}_{tag}.pkl"), "wb") as f:
+            pickle.dump(model, f)
         rows[name] = evaluate(model, X_test, mean, std, np.random.default_rng(args.seed))
         rows[name].update(epochs=model.n_iter_, seconds=elapsed, best_epoch=best)
         _save_atoms(model, name, args.quick)

@@ -244,11 +244,11 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
     >>> from skvsc import VarianceRegDictLearner
     >>> X = load_digits().data
     >>> X = (X - X.mean()) / X.std()
-    >>> vdl = VarianceRegDictLearner(n_components=32, max_epochs=3, device="cpu",
-    ...                              random_state=0).fit(X)
+    >>> vdl = VarianceRegDictLearner(n_components=16, max_epochs=2, code_max_iter=50,
+    ...                              device="cpu", random_state=0).fit(X)
     >>> codes = vdl.transform(X)
     >>> codes.shape
-    (1797, 32)
+    (1797, 16)
     >>> bool((codes >= 0).all())
     True
     """
