@@ -15,8 +15,8 @@ prints, on the 10k test set, for the encoder's codes:
   against the same classifier on raw (normalised) pixels.
 
 Budgets (stated, on the shared 2-core CPU, one torch thread):
-  default  SDL 10 epochs, VDL 12 epochs, VDL-NL 12 epochs on 55k images (≈ 1 h
-           on the shared CPU, measured: 0.3 / 0.6 / 0.4 s per mini-batch);
+  default  SDL 10 epochs, VDL 12 epochs, VDL-NL 12 epochs on 55k images (measured
+           58 min on the shared 2-core CPU under load: 209 s, 509 s, 2782 s);
   --quick  10k training images, 3 epochs each (a few minutes);
   --epochs N overrides the epochs of all three (the paper: 200, with early
   stopping on the validation energy).
