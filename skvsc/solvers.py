@@ -230,17 +230,16 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
     if n_samples == 0:
         return result, 0
     # The gradient step Y + step·(B − YG) as one product: step·B + Y (I − step·G).
+    # Finished samples leave the working set at once, so later products shrink.
     M = torch.eye(gram.shape[0], dtype=dtype, device=gram.device).sub_(gram, alpha=step)
     Y = torch.zeros_like(correlation) if init is None else init.to(dtype).clone()
     Z = Y
     B, q = correlation, sq_norms.to(dtype)
-    step_B = B * step
     active = torch.arange(n_samples, device=correlation.device)
-    finished = torch.zeros(n_samples, dtype=torch.bool, device=correlation.device)
     t = 1.0
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        V = torch.addmm(step_B, Y, M)
+        V = torch.addmm(B, Y, M, beta=step)
         if tol is None:
             done = None
         elif (n_iter - 1) % _GAP_EVERY == 0 or n_iter == max_iter:
@@ -257,21 +256,15 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
         # Momentum Z_new + β(Z_new − Z) in one pass.
         Y = torch.lerp(Z, Z_new, 1.0 + (t - 1.0) / t_next)
         Z, t = Z_new, t_next
-        new = None if done is None else done & ~finished
-        if new is not None and bool(new.any()):
-            result[active[new]] = Z[new]
-            finished |= new
-            n_finished = int(finished.sum())
-            if n_finished == len(active):
+        if done is not None and bool(done.any()):
+            # Record the finished samples and drop them from the working set.
+            rows = done.nonzero().squeeze(1)
+            result.index_copy_(0, active.index_select(0, rows), Z.index_select(0, rows))
+            rows = (~done).nonzero().squeeze(1)
+            if rows.numel() == 0:
                 return result, n_iter
-            # Drop finished samples once they are an eighth of the working set.
-            if 8 * n_finished >= len(active):
-                keep = ~finished
-                active, Z, Y, step_B, B, q = (active[keep], Z[keep], Y[keep], step_B[keep],
-                                              B[keep], q[keep])
-                finished = finished[keep]
-    keep = ~finished
-    result[active[keep]] = Z[keep]
+            active, Z, Y, B, q = (tensor.index_select(0, rows) for tensor in (active, Z, Y, B, q))
+    result.index_copy_(0, active, Z)
     return result, n_iter
 
 

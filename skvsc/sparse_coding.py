@@ -263,7 +263,9 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         return Z
 
     def _exact_codes(self, X):
-        # transform/score: the step from the exact λ_max, as in sparse_encode.
+        # transform/score: the step from the exact λ_max, as in sparse_encode
+        # (fit and partial_fit end with an exact refresh; validation during
+        # training gets one here).
         if not getattr(self, "_lipschitz_exact", True):
             self._refresh_gram(exact=True)
         return self._codes(X)
@@ -344,7 +346,9 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         self : SparseCoder
             The fitted estimator.
         """
-        return self._fit(X)
+        self._fit(X)
+        self._refresh_gram(exact=True)  # transform/score: the exact λ_max
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -362,7 +366,9 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         self : SparseCoder
             The updated estimator.
         """
-        return self._partial_fit(X)
+        self._partial_fit(X)
+        self._refresh_gram(exact=True)  # transform/score: the exact λ_max
+        return self
 
     def score(self, X, y=None):
         """Mean negative energy ``−(½‖x − zD‖² + λ‖z‖₁)`` of FISTA codes.
