@@ -564,6 +564,15 @@ def fetch_openml_mnist(*, data_home=None, scale=True, flatten=True):
     See Also
     --------
     load_mnist : The same arrays from local files.
+
+    Examples
+    --------
+    Needs network access, so it is not run here:
+
+    >>> from skvsc.datasets import fetch_openml_mnist
+    >>> X_train, y_train, X_test, y_test = fetch_openml_mnist()  # doctest: +SKIP
+    >>> X_train.shape, X_test.shape  # doctest: +SKIP
+    ((60000, 784), (10000, 784))
     """
     X, y = _sk_datasets.fetch_openml(
         "mnist_784", version=1, as_frame=False, return_X_y=True, data_home=data_home
