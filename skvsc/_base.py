@@ -33,12 +33,12 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["SparseModelMixin", "resolve_device", "make_generator"]
+__all__ = ["SparseModelMixin", "GenerativeMixin", "resolve_device", "make_generator"]
 
 # Parameters shared by every trained estimator, with the same meaning everywhere.
 TRAINING_CONSTRAINTS = {
@@ -289,7 +289,11 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         if best_state is not None:
             # Early stopping keeps the epoch with the best validation loss.
             self.module_.load_state_dict(best_state)
+        self._end_fit()
         return self
+
+    def _end_fit(self):
+        """Hook called when ``fit`` or ``partial_fit`` finishes training."""
 
     def _raise_diverged(self, epoch, what):
         raise TrainingDivergedError(
@@ -324,16 +328,44 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         return total / X.shape[0]
 
     # ------------------------------------------------------------ public API
-    def _fit(self, X):
-        """Shared body of ``fit``: validate, set up, train."""
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the model on ``X`` (mini-batches, at most ``max_epochs`` passes).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
         # Everything that can fail is checked before any fitted state changes.
         device = resolve_device(self.device)
         X = self._validate_X(X, reset=True)
         self._setup_fit(X, device)
         return self._fit_epochs(X, self.max_epochs, self.validation_fraction)
 
-    def _partial_fit(self, X):
-        """Shared body of ``partial_fit``: one pass over ``X``."""
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Update the model with one pass over ``X`` (fits it on the first call).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
         first_call = not hasattr(self, "module_")
         if first_call:
             device = resolve_device(self.device)
@@ -379,8 +411,6 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             Reconstructions, in the codes' float dtype.
         """
         check_is_fitted(self)
-        from sklearn.utils import check_array
-
         Z = check_array(X, dtype=[np.float64, np.float32])
         if Z.shape[1] != self._n_features_out:
             raise ValueError(
@@ -453,6 +483,45 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             super().__setstate__(state)
         else:
             self.__dict__.update(state)
+
+
+class GenerativeMixin:
+    """``sample`` for the VAEs: latents from the prior, decoded.
+
+    The estimator implements ``_sample_latents(n_samples, generator)``,
+    returning a tensor of prior draws of shape (n_samples, n_components).
+    """
+
+    @validate_params(
+        {
+            "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+            "random_state": ["random_state"],
+        },
+        prefer_skip_nested_validation=True,
+    )
+    def sample(self, n_samples=1, random_state=None):
+        """Generate data: latents drawn from the prior, then the decoder's mean.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws (a local generator); an int gives reproducible
+            samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features)
+            The decoded samples (the likelihood's mean, without observation
+            noise), in float64.
+        """
+        check_is_fitted(self)
+        generator = make_generator(random_state)
+        self.module_.eval()
+        with torch.no_grad():
+            Z = self._sample_latents(n_samples, generator).to(self.device_)
+            return self._decode(Z).cpu().numpy().astype(np.float64)
 
 
 def _to_cpu(value):

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_array, check_consistent_length
+from sklearn.utils.validation import check_array
 
 __all__ = ["psnr", "fraction_zeros", "active_units", "active_units_mask"]
 

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array
 
@@ -329,47 +329,10 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         atoms[index] = residual[worst[: len(index)]]
         _normalize_rows(atoms)
 
+    def _end_fit(self):
+        self._refresh_gram(exact=True)  # transform/score: the exact λ_max
+
     # ------------------------------------------------------------ public API
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Learn the dictionary from ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        self : SparseCoder
-            The fitted estimator.
-        """
-        self._fit(X)
-        self._refresh_gram(exact=True)  # transform/score: the exact λ_max
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
-        """Update the dictionary with one pass over ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        self : SparseCoder
-            The updated estimator.
-        """
-        self._partial_fit(X)
-        self._refresh_gram(exact=True)  # transform/score: the exact λ_max
-        return self
-
     def score(self, X, y=None):
         """Mean negative energy ``−(½‖x − zD‖² + λ‖z‖₁)`` of FISTA codes.
 

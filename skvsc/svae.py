@@ -3,13 +3,11 @@
 import math
 import numbers
 
-import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_is_fitted
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import TRAINING_CONSTRAINTS, SparseModelMixin, make_generator
+from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
 from .modules import Encoder, LinearDictionary
 from .priors import kl_divergence, make_prior, rsample_normal, sample_icdf
 
@@ -33,7 +31,7 @@ class _SVAEModule(torch.nn.Module):
         return torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
 
 
-class SVAE(SparseModelMixin, BaseEstimator):
+class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
     """Sparse-coding variational autoencoder (SVAE), optionally with unit-norm atoms.
 
     The generative model is the sparse-coding model of Olshausen & Field made
@@ -335,42 +333,6 @@ class SVAE(SparseModelMixin, BaseEstimator):
             self.module_.decoder.normalize_()
 
     # ------------------------------------------------------------ public API
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Train the encoder and the decoder on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        self : SVAE
-            The fitted estimator.
-        """
-        return self._fit(X)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
-        """Update the model with one pass over ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        self : SVAE
-            The updated estimator.
-        """
-        return self._partial_fit(X)
-
     def score(self, X, y=None):
         """Mean ELBO per sample (nats; β = 1), a lower bound on ``log p(x)``.
 
@@ -388,35 +350,6 @@ class SVAE(SparseModelMixin, BaseEstimator):
         """
         return super().score(X)
 
-    @validate_params(
-        {
-            "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
-            "random_state": ["random_state"],
-        },
-        prefer_skip_nested_validation=True,
-    )
-    def sample(self, n_samples=1, random_state=None):
-        """Draw latents from the prior and decode them.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples.
-        random_state : int, RandomState instance or None, default=None
-            Seed of the draw (a local generator); an int gives reproducible
-            samples.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features)
-            The decoded samples ``U z`` (the likelihood's mean, without pixel
-            noise), in float64.
-        """
-        check_is_fitted(self)
-        generator = make_generator(random_state)
-        n_components = self.components_.shape[0]
-        z = sample_icdf(self._prior(), (n_samples, n_components), generator)
-        self.module_.eval()
-        with torch.no_grad():
-            X = self._decode(z.to(self.device_))
-        return X.cpu().numpy().astype(np.float64)
+    def _sample_latents(self, n_samples, generator):
+        shape = (n_samples, self.module_.decoder.atoms.shape[0])
+        return sample_icdf(self._prior(), shape, generator)

@@ -4,7 +4,7 @@ import numbers
 
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import TRAINING_CONSTRAINTS, SparseModelMixin
@@ -532,43 +532,6 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
             self.module_.decoder.normalize_()
 
     # ------------------------------------------------------------ public API
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Learn the decoder and the encoder from ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data (standardise it, e.g. global mean and std as in the
-            paper: the default λ, β, T assume inputs of unit scale).
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        self : VarianceRegDictLearner
-            The fitted estimator.
-        """
-        return self._fit(X)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
-        """Update the model with one pass over ``X`` (no validation split).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        self : VarianceRegDictLearner
-            The updated estimator.
-        """
-        return self._partial_fit(X)
-
     def score(self, X, y=None):
         """Mean negative energy ``−[(1/d)‖x − D(z)‖² + λ‖z‖₁]`` of the codes of ``transform``.
 

@@ -17,14 +17,13 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, _fit_context
-from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.distributions import Gamma, Laplace, Normal, kl_divergence
 
-from ._base import TRAINING_CONSTRAINTS, SparseModelMixin, make_generator
+from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
 from .modules import Encoder, LinearDictionary, MLPDecoder
 from .priors import (
     SpikeAndSlab,
@@ -72,7 +71,7 @@ class _VSCNetwork(nn.Module):
         return out
 
 
-class VariationalSparseCoder(SparseModelMixin, BaseEstimator):
+class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     """Variational sparse coding with spike-and-slab or thresholded priors.
 
     A variational autoencoder whose codes are truly sparse.  The encoder maps
@@ -554,42 +553,6 @@ class VariationalSparseCoder(SparseModelMixin, BaseEstimator):
             zero = torch.zeros(1, self.n_components_, device=self.device_)
             return (self._decode(eye) - self._decode(zero)).cpu().numpy()
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
-        """Train the encoder and the decoder on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        self : VariationalSparseCoder
-            The fitted estimator.
-        """
-        return self._fit(X)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
-        """One pass of training over ``X`` (the warm-ups keep counting steps).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        self : VariationalSparseCoder
-            The updated estimator.
-        """
-        return self._partial_fit(X)
-
     def score(self, X, y=None):
         """Mean evidence lower bound (β = 1) of ``X``, in nats per sample.
 
@@ -612,43 +575,21 @@ class VariationalSparseCoder(SparseModelMixin, BaseEstimator):
         """
         return super().score(X)
 
-    def sample(self, n_samples=1, random_state=None):
-        """Generate data from the prior: ``z ~ p(z)``, then the decoder's mean.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the draws (a local generator).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features)
-            Decoded samples: the likelihood's mean (Bernoulli probabilities for
-            ``likelihood="bernoulli"``), without observation noise.
-        """
-        check_is_fitted(self, "module_")
-        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        generator = make_generator(check_random_state(random_state))
+    def _sample_latents(self, n_samples, generator):
         like = torch.zeros((), device=self.device_)
-        shape = (int(n_samples), self.n_components_)
+        shape = (n_samples, self.n_components_)
         prior = self._prior_distribution(like)
-        with torch.no_grad():
-            if self.prior == "spike_slab":
-                z = SpikeAndSlab(prior.probs.expand(shape), prior.loc.expand(shape),
-                                 prior.scale.expand(shape)).sample(generator=generator)
-            else:
-                base = self._family(prior.loc.expand(shape), prior.scale.expand(shape))
-                z = rsample(base, (), generator)
-                if self._thresholded:
-                    threshold = self.lam
-                    if self.learn_threshold:
-                        gamma = gamma_threshold_prior(self.lam)
-                        threshold = rsample(Gamma(gamma.concentration.expand(shape).to(like.device),
-                                                  gamma.rate.expand(shape).to(like.device)),
-                                            (), generator)
-                    z = soft_threshold(z, threshold)
-            self.module_.eval()
-            return self._decode(z).cpu().numpy().astype(np.float64)
+        if self.prior == "spike_slab":
+            return SpikeAndSlab(prior.probs.expand(shape), prior.loc.expand(shape),
+                                prior.scale.expand(shape)).sample(generator=generator)
+        z = rsample(self._family(prior.loc.expand(shape), prior.scale.expand(shape)),
+                    (), generator)
+        if not self._thresholded:
+            return z
+        threshold = self.lam
+        if self.learn_threshold:
+            gamma = gamma_threshold_prior(self.lam)
+            threshold = rsample(Gamma(gamma.concentration.expand(shape).to(like.device),
+                                      gamma.rate.expand(shape).to(like.device)),
+                                (), generator)
+        return soft_threshold(z, threshold)
