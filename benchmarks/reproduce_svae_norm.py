@@ -171,7 +171,7 @@ def main():
 
     common = dict(n_components=args.n_components, lam=args.lam, beta=args.beta,
                   noise_std=args.noise_std, encoder=args.encoder,
-                  hidden_sizes=tuple(args.hidden), max_epochs=epochs,
+                  hidden_layer_sizes=tuple(args.hidden), max_epochs=epochs,
                   batch_size=args.batch_size, learning_rate=args.learning_rate,
                   validation_fraction=0.1, n_iter_no_change=5, device=args.device,
                   random_state=args.seed)

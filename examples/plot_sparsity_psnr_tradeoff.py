@@ -61,7 +61,7 @@ sweeps = {
         [0.1, 0.5, 1.5]),
     "SVAE": (
         lambda lam: SVAE(
-            lam=lam, noise_std=0.5, encoder="mlp", hidden_sizes=(64,),
+            lam=lam, noise_std=0.5, encoder="mlp", hidden_layer_sizes=(64,),
             max_epochs=15, validation_fraction=0.0, **common),
         [0.3, 1.0, 3.0]),
 }

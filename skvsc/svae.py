@@ -79,10 +79,10 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         units of ``X``.  Smaller trades sparsity for reconstruction.
     encoder : {"linear", "mlp", "resnet"}, default="resnet"
         ``"linear"``: μ and log σ² affine in ``x``.  ``"mlp"``: ``Linear→ReLU``
-        layers of sizes ``hidden_sizes`` (Barello et al.: two layers).
-        ``"resnet"``: a linear stem to ``hidden_sizes[0]`` units and one
-        residual block per entry of ``hidden_sizes`` (paper 000 §3).
-    hidden_sizes : tuple of int, default=(256, 256)
+        layers of sizes ``hidden_layer_sizes`` (Barello et al.: two layers).
+        ``"resnet"``: a linear stem to ``hidden_layer_sizes[0]`` units and one
+        residual block per entry of ``hidden_layer_sizes`` (paper 000 §3).
+    hidden_layer_sizes : tuple of int, default=(256, 256)
         Hidden layer sizes of the encoder (ignored by ``"linear"``).
     normalize_decoder : bool, default=True
         Project every decoder column to unit L2 norm after each step
@@ -185,7 +185,7 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
     >>> from skvsc import SVAE
     >>> X = load_digits().data[:500] / 16.0
     >>> svae = SVAE(n_components=32, lam=5.0, noise_std=0.2, encoder="mlp",
-    ...             hidden_sizes=(32,), max_epochs=2, device="cpu",
+    ...             hidden_layer_sizes=(32,), max_epochs=2, device="cpu",
     ...             random_state=0).fit(X)
     >>> svae.transform(X).shape
     (500, 32)
@@ -204,7 +204,7 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
         "noise_std": [Interval(numbers.Real, 0, None, closed="neither")],
         "encoder": [StrOptions({"linear", "mlp", "resnet"})],
-        "hidden_sizes": [tuple, list],
+        "hidden_layer_sizes": [tuple, list],
         "normalize_decoder": ["boolean"],
         "n_kl_samples": [Interval(numbers.Integral, 1, None, closed="left")],
     }
@@ -220,7 +220,7 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         beta=1.0,
         noise_std=0.1,
         encoder="resnet",
-        hidden_sizes=(256, 256),
+        hidden_layer_sizes=(256, 256),
         normalize_decoder=True,
         n_kl_samples=8,
         batch_size=128,
@@ -239,7 +239,7 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         self.beta = beta
         self.noise_std = noise_std
         self.encoder = encoder
-        self.hidden_sizes = hidden_sizes
+        self.hidden_layer_sizes = hidden_layer_sizes
         self.normalize_decoder = normalize_decoder
         self.n_kl_samples = n_kl_samples
         self.batch_size = batch_size
@@ -254,18 +254,18 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- model
     def _build_module(self, n_features):
-        hidden_sizes = tuple(self.hidden_sizes)
+        hidden_layer_sizes = tuple(self.hidden_layer_sizes)
         if self.encoder != "linear" and (
-            not hidden_sizes
-            or not all(isinstance(h, numbers.Integral) and h >= 1 for h in hidden_sizes)
+            not hidden_layer_sizes
+            or not all(isinstance(h, numbers.Integral) and h >= 1 for h in hidden_layer_sizes)
         ):
             raise ValueError(
-                f"hidden_sizes must be a non-empty sequence of positive integers for "
-                f"encoder={self.encoder!r}, got {self.hidden_sizes!r}."
+                f"hidden_layer_sizes must be a non-empty sequence of positive integers for "
+                f"encoder={self.encoder!r}, got {self.hidden_layer_sizes!r}."
             )
         n_components = self.n_components or n_features
         encoder = Encoder(n_features, n_components, kind=self.encoder,
-                          hidden_sizes=hidden_sizes, n_heads=2, generator=self._generator)
+                          hidden_sizes=hidden_layer_sizes, n_heads=2, generator=self._generator)
         with torch.no_grad():
             # Start every posterior as wide as the prior's scale, 1/lam.
             encoder.heads[1].bias.fill_(-2.0 * math.log(self.lam))

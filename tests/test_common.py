@@ -12,7 +12,7 @@ import skvsc
 # Small, fast settings; every estimator skvsc exports must appear here.
 ESTIMATORS = [
     skvsc.SparseCoder(n_components=5, max_epochs=3, device="cpu", random_state=0),
-    skvsc.SVAE(n_components=5, encoder="mlp", hidden_sizes=(8,), max_epochs=3,
+    skvsc.SVAE(n_components=5, encoder="mlp", hidden_layer_sizes=(8,), max_epochs=3,
                device="cpu", random_state=0),
     skvsc.VarianceRegDictLearner(n_components=5, max_epochs=2, code_max_iter=20,
                                  device="cpu", random_state=0),

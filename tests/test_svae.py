@@ -22,7 +22,7 @@ from skvsc.priors import (
     sample_icdf,
 )
 
-FAST = dict(encoder="mlp", hidden_sizes=(16,), device="cpu", random_state=0)
+FAST = dict(encoder="mlp", hidden_layer_sizes=(16,), device="cpu", random_state=0)
 
 
 def _planted(n_samples=300, n_features=12, n_components=8, seed=0):
@@ -223,8 +223,8 @@ def test_bad_parameters_raise_clear_errors():
         SVAE(lam=0.0, **FAST).fit(X)
     with pytest.raises(InvalidParameterError, match="prior"):
         SVAE(prior="horseshoe", **FAST).fit(X)
-    with pytest.raises(ValueError, match="hidden_sizes"):
-        SVAE(**{**FAST, "hidden_sizes": (0,)}).fit(X)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        SVAE(**{**FAST, "hidden_layer_sizes": (0,)}).fit(X)
 
 
 def test_pickle_round_trip():
