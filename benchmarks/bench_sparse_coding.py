@@ -32,8 +32,11 @@ All libraries get 2 threads (torch threads, SPAMS ``numThreads``, scikit-learn
 runtime loads: on a machine shared with other jobs, spinning OpenMP workers
 otherwise slow torch and SPAMS down by an order of magnitude.
 
-Run ``python benchmarks/bench_sparse_coding.py`` (about 15 minutes on 2 cores)
-or ``--quick`` (about 3 minutes).
+Run ``python benchmarks/bench_sparse_coding.py`` (3–6 minutes on 2 cores) or
+``--quick`` (1–2 minutes).  The ratios move with the machine's load: print-outs
+include the load average, and the interleaved rounds expose every method to
+the same drift, but a run on a busy machine favours torch (whose OpenMP
+workers yield) over SPAMS and scikit-learn's worker processes.
 """
 
 import os
@@ -172,6 +175,7 @@ def encoding_table(X, D, lam, threads, rounds):
     print(f"\nFastest setting reaching a relative gap ≤ {TARGET_GAP:g}:")
     for method, (setting, seconds, E, gap) in fastest.items():
         print(f"  {method:<24} {setting:<16} {seconds:8.3f} s   energy {E:.6f}  gap {gap:.1e}")
+    print(f"  (load average now {os.getloadavg()[0]:.1f})")
     ours = fastest.get("skvsc.sparse_encode")
     sk = [fastest[m][1] for m in ("sklearn lasso_cd", "sklearn lasso_lars") if m in fastest]
     ratios = {}
@@ -301,7 +305,8 @@ def learning_table(X_train, X_test, lam, threads, epochs, seed, sklearn_jobs):
     sk_name = learners[2].name
     target = curves[sk_name][-1][1]
     sk_time = curves[sk_name][-1][0]
-    print(f"\nTime to reach scikit-learn's final test energy {target:.5f}:")
+    print(f"\nTime to reach scikit-learn's final test energy {target:.5f} "
+          f"(load average now {os.getloadavg()[0]:.1f}):")
     reach = {}
     for name in names:
         reach[name] = time_to_reach(curves[name], target)
