@@ -133,14 +133,14 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
     n_components : int, default=128
         Code dimension ``l`` (number of atoms).
     lam : float, default=0.02
-        λ, the L1 weight of the codes in the energy above (``1/d`` scaling):
+        The L1 weight λ of the codes in the energy above (``1/d`` scaling):
         larger means sparser codes.  Paper 002 Table 1 uses 0.02 for VDL and
         0.005 for SDL on MNIST.
     beta : float, default=10.0
-        β, the weight of the variance hinge (ignored when
+        The weight β of the variance hinge (ignored when
         ``variance_reg=False``).
     gamma : float, default=5.0
-        γ, the weight of ``(1/l)‖z − E(y)‖²`` in FISTA's energy (eq. 13).
+        The weight γ of ``(1/l)‖z − E(y)‖²`` in FISTA's energy (eq. 13).
         Table 3 (MNIST): 1 for SDL and SDL-NL, 5 for VDL, 100 for VDL-NL.
     var_threshold : float, default=0.5
         ``T``: the hinge pushes each component's batch standard deviation
