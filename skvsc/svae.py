@@ -120,7 +120,7 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         ``normalize_decoder=True``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_iter_ : int
         Epochs run.
@@ -157,7 +157,7 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
     (256, 256), Adam 2e-3, batch 64, ≤ 30 epochs, one CPU thread):
 
     ============  ========  =========  ======================  ============
-    model         test MSE  paper MSE  active (max |μ| > 0.5)  paper active
+    model         test MSE  paper MSE  active (max abs μ>0.5)  paper active
     ============  ========  =========  ======================  ============
     SparseCoder   0.01455   0.0150     —                       —
     SVAE          0.00571   0.00875    135 / 450               154

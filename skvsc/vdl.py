@@ -211,7 +211,7 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         ``module_.encoder`` (LISTA) and ``module_.decoder``.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
     n_iter_ : int
         Epochs run.
