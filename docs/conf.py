@@ -24,6 +24,7 @@ matplotlib.use("Agg")
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the checkout, in case skvsc is not installed
+sys.path.insert(0, str(HERE))  # _gallery_order
 
 import skvsc  # noqa: E402
 import skvsc.datasets  # noqa: E402
@@ -93,7 +94,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",  # execute every plot_*.py
     "ignore_pattern": r"__init__\.py",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "_gallery_order.GalleryOrder",  # docs/_gallery_order.py
     "doc_module": ("skvsc",),
     "backreferences_dir": "generated/backreferences",
     "reference_url": {"skvsc": None},  # local links only, no network
