@@ -94,7 +94,8 @@ def psnr(X, X_hat, data_range=None):
     mse = float(np.mean(diff * diff))
     if mse == 0.0:
         return float("inf")
-    return float(10.0 * np.log10(float(data_range) ** 2 / mse))
+    # In logs, so that tiny ranges do not underflow when squared.
+    return float(20.0 * np.log10(float(data_range)) - 10.0 * np.log10(mse))
 
 
 @validate_params({"codes": ["array-like"]}, prefer_skip_nested_validation=True)

@@ -1,0 +1,3 @@
+"""Import skvsc before any test module imports torch (see skvsc/__init__.py)."""
+
+import skvsc  # noqa: F401
