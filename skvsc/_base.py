@@ -19,9 +19,10 @@ and writes only its model:
     Per-sample score (higher is better) used by ``score``.
 
 Optional hooks: ``_make_optimizer`` (Adam on ``module_`` by default),
-``_after_step`` (e.g. project decoder columns), ``_validation_loss``
-(defaults to the mean ``_batch_loss``), ``_begin_epoch``, ``_init_from_data``
-(data-dependent initialisation, called once after ``_build_module``).
+``_after_step`` (e.g. project decoder columns), ``_validation_batch_loss``
+(the loss early stopping monitors; ``_batch_loss`` by default),
+``_begin_epoch``, ``_end_fit``, ``_init_from_data`` (data-dependent
+initialisation, called once after ``_build_module``).
 """
 
 import copy
@@ -318,14 +319,18 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         """Hook called after every optimiser step (e.g. column normalisation)."""
 
     def _validation_loss(self, X):
-        """Mean ``_batch_loss`` over ``X`` (a validated ndarray)."""
+        """Mean ``_validation_batch_loss`` over ``X`` (a validated ndarray)."""
         total = 0.0
         batch_size = max(self.batch_size, 1024)
         with torch.no_grad():
             for start in range(0, X.shape[0], batch_size):
                 batch = self._to_tensor(X[start : start + batch_size])
-                total += float(self._batch_loss(batch)) * batch.shape[0]
+                total += float(self._validation_batch_loss(batch)) * batch.shape[0]
         return total / X.shape[0]
+
+    def _validation_batch_loss(self, X):
+        """Mean loss of a held-out batch, monitored by early stopping."""
+        return self._batch_loss(X)
 
     # ------------------------------------------------------------ public API
     @_fit_context(prefer_skip_nested_validation=True)
