@@ -15,8 +15,6 @@ import sys
 import time
 import traceback
 
-import numpy as np
-
 __all__ = ["DEMO_SETTINGS", "run_demo", "format_table", "main"]
 
 #: Demo settings of each estimator, per data set.  Every entry is passed to the
