@@ -70,6 +70,50 @@ def test_fista_reaches_the_lasso_optimum(seed, n_features, n_components, lam_fra
     np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=1e-6, atol=1e-9)
 
 
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n_features=st.integers(3, 12),
+    n_components=st.integers(2, 16),
+    lam_fraction=st.floats(0.05, 0.9),
+    positive=st.booleans(),
+    tol=st.sampled_from([1e-2, 1e-4, 1e-6]),
+)
+def test_bfloat16_warmup_keeps_the_certified_suboptimality(
+        seed, n_features, n_components, lam_fraction, positive, tol):
+    # The warm-up is forced on, so this runs on CPUs without native bfloat16 too.
+    X, D, lam = _problem(seed, 6, n_features, n_components, lam_fraction)
+    Z, n_iter = fista(D @ D.T, X @ D.T, lam, positive=positive, max_iter=20_000, tol=tol,
+                      warmup_iter=16, sq_norms=X.pow(2).sum(dim=1))
+    ours = lasso_energy(X, Z, D, lam)
+    optimum = lasso_energy(X, _lasso_codes(X, D, lam, positive), D, lam)
+    assert n_iter < 20_000
+    if positive:
+        assert bool((Z >= 0).all())
+    assert bool((ours - optimum <= tol * ours + 1e-12).all())
+
+
+def test_fista_returns_exact_zeros_where_zero_is_optimal():
+    X, D, lam = _problem(3, 40, 10, 15, 0.3)
+    B = X @ D.T
+    zero_optimal = B.abs().amax(dim=1) <= lam
+    assert 0 < int(zero_optimal.sum()) < len(X)
+    Z, _ = fista(D @ D.T, B, lam, max_iter=5000, tol=1e-8)
+    assert bool((Z[zero_optimal] == 0).all())
+    assert bool((Z[~zero_optimal] != 0).any(dim=1).all())
+    # When every sample is zero at the optimum, no iteration runs.
+    Z, n_iter = fista(D @ D.T, B[zero_optimal], lam, max_iter=5000, tol=1e-8)
+    assert n_iter == 0 and bool((Z == 0).all())
+
+
+def test_warmup_iterations_count_towards_max_iter():
+    X, D, lam = _problem(1, 8, 10, 40, 0.1)
+    _, n_iter = fista(D @ D.T, X @ D.T, lam, max_iter=5, tol=0, warmup_iter=16)
+    assert n_iter == 5
+    with pytest.raises(ValueError, match="warmup_iter"):
+        fista(D @ D.T, X @ D.T, lam, warmup_iter=-1)
+
+
 def test_fista_codes_do_not_depend_on_the_batch():
     # float64, so that rounding differences between a batched and a single-row
     # product stay far below what one extra iteration would change.
