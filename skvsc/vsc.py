@@ -18,12 +18,12 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.distributions import Gamma, Laplace, Normal, kl_divergence
 
-from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
+from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin, make_generator
 from .modules import Encoder, LinearDictionary, MLPDecoder
 from .priors import (
     SpikeAndSlab,
@@ -508,27 +508,36 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         net = copy.deepcopy(self.module_).double()
         X = X.double()
         params = self._posterior(X, net)
-        loc, scale = params["loc"], params["scale"]
-        l = loc.shape[-1]
         generator = torch.Generator().manual_seed(0)
-        shape = (_SCORE_DRAWS, 1, l)
-        uniform = torch.rand(shape, generator=generator).clamp(1e-7, 1 - 1e-7).to(loc)
-        if self.prior == "spike_slab":
-            eps = torch.randn(shape, generator=generator).to(loc)
-            codes = torch.where(uniform < params["gamma"], loc + scale * eps, torch.zeros_like(loc))
-        else:
-            if self._family is Laplace:
-                u = uniform - 0.5
-                s = loc - scale * torch.sign(u) * torch.log1p(-2.0 * u.abs())
-            else:
-                s = loc + scale * torch.randn(shape, generator=generator).to(loc)
-            codes = s
-            if self._thresholded:
-                codes = soft_threshold(s, self._score_thresholds(params, generator, shape))
+        shape = (_SCORE_DRAWS, 1, params["loc"].shape[-1])
+        codes = self._exact_draws(params, generator, shape)
         noise_var = net.noise_var if self.likelihood == "gaussian" else None
         log_lik = self._log_likelihood(X, codes, noise_var=noise_var, net=net)
         beta_one = self._kl(params)
         return log_lik.mean(dim=0) - beta_one
+
+    def _exact_draws(self, params, generator, shape):
+        """Exact draws of the code from the posterior ``params``.
+
+        Standard noise of ``shape`` (broadcastable against the posterior's
+        (n, l)) comes from ``generator`` on the CPU.  Unlike the training
+        sampler there is no warm-up and no relaxation: spike-and-slab gates are
+        exact (``z = 0`` with probability ``1 − γ``), and thresholded codes are
+        ``T_λ(s)`` with ``λ`` drawn from the Gamma posterior when learned.
+        """
+        loc, scale = params["loc"], params["scale"]
+        uniform = torch.rand(shape, generator=generator).clamp(1e-7, 1 - 1e-7).to(loc)
+        if self.prior == "spike_slab":
+            eps = torch.randn(shape, generator=generator).to(loc)
+            return torch.where(uniform < params["gamma"], loc + scale * eps, torch.zeros_like(loc))
+        if self._family is Laplace:
+            u = uniform - 0.5
+            s = loc - scale * torch.sign(u) * torch.log1p(-2.0 * u.abs())
+        else:
+            s = loc + scale * torch.randn(shape, generator=generator).to(loc)
+        if not self._thresholded:
+            return s
+        return soft_threshold(s, self._score_thresholds(params, generator, shape))
 
     def _score_thresholds(self, params, generator, shape):
         if not self._learned_threshold:
@@ -574,6 +583,50 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
             Mean ELBO.
         """
         return super().score(X)
+
+    @validate_params(
+        {
+            "X": ["array-like"],
+            "n_draws": [Interval(numbers.Integral, 1, None, closed="left")],
+            "random_state": ["random_state"],
+        },
+        prefer_skip_nested_validation=True,
+    )
+    def sample_posterior(self, X, n_draws=1, random_state=None):
+        """Draw codes from the approximate posterior ``q(z | x)``.
+
+        Exact draws, without the training relaxations (no warm-up; exact
+        spike-and-slab gates; ``T_λ(s)`` with ``λ`` drawn from the Gamma
+        posterior when thresholds are learned).  Where :meth:`transform` gives
+        one deterministic code per input, these are the stochastic codes
+        whose average log-likelihood the ELBO measures, e.g. to evaluate a
+        sampled code as paper 003 does, or to gauge the posterior's spread.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data to encode.
+        n_draws : int, default=1
+            Number of draws per input.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws (a local generator); an int gives reproducible draws.
+
+        Returns
+        -------
+        ndarray of shape (n_draws, n_samples, n_components)
+            The draws, in ``X``'s float dtype.
+        """
+        check_is_fitted(self, "module_")
+        X = self._validate_X(X, reset=False)
+        generator = make_generator(random_state)
+        self.module_.eval()
+
+        def draw(batch):
+            params = self._posterior(batch)
+            shape = (n_draws, *params["loc"].shape)
+            return self._exact_draws(params, generator, shape).transpose(0, 1)
+
+        return np.ascontiguousarray(self._batched(draw, X).transpose(1, 0, 2))
 
     def _sample_latents(self, n_samples, generator):
         like = torch.zeros((), device=self.device_)

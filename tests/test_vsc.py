@@ -257,6 +257,39 @@ def test_inverse_transform_sample_and_components(digits):
     assert mlp.components_.shape == (12, 64)
 
 
+@pytest.mark.parametrize("prior", ["gaussian", "spike_slab", "thresholded_laplace"])
+def test_sample_posterior_matches_the_posterior_in_closed_form(digits, prior):
+    # Monte Carlo moments of the draws against the encoder's posterior parameters:
+    # Gaussian mean and variance; spike-and-slab P(z != 0) = γ; thresholded
+    # Laplace P(z = 0) = P(|s| <= λ) from the Laplace CDF.
+    X = digits[0][:200]
+    vsc = _small(prior=prior, max_epochs=3).fit(X)
+    n_draws = 4000
+    draws = vsc.sample_posterior(X[:5], n_draws=n_draws, random_state=0)
+    assert draws.shape == (n_draws, 5, 12) and draws.dtype == X.dtype
+    np.testing.assert_array_equal(draws, vsc.sample_posterior(X[:5], n_draws, random_state=0))
+    assert not np.array_equal(draws, vsc.sample_posterior(X[:5], n_draws, random_state=1))
+    with torch.no_grad():
+        post = {k: v.double().numpy() for k, v in vsc._posterior(vsc._to_tensor(X[:5])).items()}
+    loc, scale = post["loc"], post["scale"]
+    if prior == "gaussian":
+        mean_err = scale / math.sqrt(n_draws)
+        assert np.all(np.abs(draws.mean(0) - loc) < 5 * mean_err)
+        np.testing.assert_allclose(draws.std(0), scale, rtol=0.1)
+        return
+    if prior == "spike_slab":
+        p = post["gamma"]
+        frequency = (draws != 0).mean(0)
+    else:
+        cdf = lambda t: np.where(t < loc, 0.5 * np.exp((t - loc) / scale),  # noqa: E731
+                                 1 - 0.5 * np.exp(-(t - loc) / scale))
+        p = cdf(vsc.lam) - cdf(-vsc.lam)
+        frequency = (draws == 0).mean(0)
+    err = np.sqrt(p * (1 - p) / n_draws) + 1e-3
+    assert np.all(np.abs(frequency - p) < 5 * err)
+    assert 0 < (draws == 0).mean() < 1
+
+
 def test_bernoulli_likelihood_rejects_data_outside_unit_interval(digits):
     with pytest.raises(ValueError, match=r"X in \[0, 1\]"):
         _small(likelihood="bernoulli").fit(digits[0][:50])
