@@ -56,7 +56,7 @@ from sklearn.decomposition import sparse_encode as sk_sparse_encode  # noqa: E40
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from skvsc import SparseCoder, sparse_encode  # noqa: E402
+from skvsc import SparseCoder, solvers, sparse_encode  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "olshausen_images.npz"
 PATCH = 16
@@ -104,6 +104,16 @@ def calibrate_lambda(X, D, target=TARGET_NNZ):
     return math.sqrt(lo * hi)
 
 
+def float32_only(function, *args, **kwargs):
+    """``function(*args, **kwargs)`` with FISTA's bfloat16 warm-up switched off."""
+    saved = solvers._WARMUP_ITER
+    solvers._WARMUP_ITER = 0  # a private knob, for this ablation only
+    try:
+        return function(*args, **kwargs)
+    finally:
+        solvers._WARMUP_ITER = saved
+
+
 def timed(function):
     """(wall time, result) of one call."""
     start = time.perf_counter()
@@ -117,10 +127,14 @@ def encoding_table(X, D, lam, threads, rounds):
 
     Xf, Df = np.asfortranarray(X.T), np.asfortranarray(D.T)
     settings = []  # (method, setting, function)
-    for tol in (5e-2, 3e-2, 2e-2, 1e-2, 3e-3, 1e-3):
+    for tol in (5e-2, 3e-2, 2e-2, 1.5e-2, 1e-2, 3e-3, 1e-3):
         settings.append(("skvsc.sparse_encode", f"tol={tol:g}",
                          lambda tol=tol: sparse_encode(X, D, lam=lam, tol=tol, max_iter=1000,
                                                        device="cpu")))
+    for tol in (2e-2, 1e-2):  # ablation: the same solver without its bfloat16 warm-up
+        settings.append(("skvsc float32 only", f"tol={tol:g}",
+                         lambda tol=tol: float32_only(sparse_encode, X, D, lam=lam, tol=tol,
+                                                      max_iter=1000, device="cpu")))
     for max_iter in (3, 10, 30, 1000):
         settings.append(("sklearn lasso_cd", f"max_iter={max_iter}",
                          lambda max_iter=max_iter: sk_sparse_encode(

@@ -153,10 +153,11 @@ def _bfloat16_warmup(B, M, step, threshold, positive, n_iter):
     """
     M = M.to(torch.bfloat16)
     step_B = (step * B).to(torch.bfloat16)
-    Y = Z = torch.zeros_like(step_B)
-    t = 1.0
+    Z = torch.zeros_like(step_B)
+    Y, t = None, 1.0
     for _ in range(n_iter):
-        V = torch.addmm(step_B, Y, M)
+        # The first step, from Y = 0, needs no product.
+        V = step_B.clone() if Y is None else torch.addmm(step_B, Y, M)
         if positive:
             Z_new = V.sub_(threshold).clamp_(min=0)
         else:
