@@ -437,7 +437,10 @@ def sparse_encode(X, dictionary, *, lam=1.0, positive=False, max_iter=1000, tol=
     :func:`sklearn.decomposition.sparse_encode` with ``alpha=lam`` — in float32
     on ``device``, and returns the codes in ``X``'s float dtype.  Each sample
     stops on its own duality-gap certificate, so its code does not depend on
-    the rest of the batch; codes have exact zeros.
+    the rest of the batch; codes have exact zeros.  Where the device
+    multiplies bfloat16 matrices natively, the first iterations run in
+    bfloat16 and the certified ones in float32 (see
+    :func:`skvsc.solvers.fista`), about twice as fast at the same tolerance.
 
     Parameters
     ----------
