@@ -114,7 +114,9 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     posterior median of ``z``; with learned thresholds ``λ`` is the Gamma
     posterior's mean), ``μ·1[γ > ½]`` for the spike-and-slab (the most
     probable support), ``μ`` for the plain baselines.  Codes of the sparse
-    priors contain exact zeros.
+    priors contain exact zeros.  :meth:`sample_posterior` draws stochastic
+    codes from ``q(z|x)`` instead (exact draws, without the training
+    relaxations).
 
     Parameters
     ----------
