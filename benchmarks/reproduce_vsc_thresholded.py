@@ -15,7 +15,8 @@ variants), each with J=1 and J=20 samples per input (max-ELBO training).
 The ordering to reproduce: FISTA best, thresholded Laplacian best of the
 variational ones, Gaussian worst.
 
-How the paper scores a VAE (its authors' code, ``train_vsc_dict.py``): the
+How the paper scores a VAE (its authors' code, github.com/kfallah/
+variational-sparse-coding, ``train_vsc_dict.py``): the
 validation loss is the energy above, per patch, with the FISTA λ, of a code
 *sampled* from the posterior — for J=20 the sample with the highest ELBO among
 J draws (the max-ELBO choice of training), for J=1 the single draw.  That is
