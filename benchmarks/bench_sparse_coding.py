@@ -28,20 +28,22 @@ timed.  The time to reach scikit-learn's final test energy is interpolated
 linearly between the two checkpoints that bracket it.
 
 All libraries get 2 threads (torch threads, SPAMS ``numThreads``, scikit-learn
-``n_jobs`` and BLAS).  ``OMP_WAIT_POLICY=PASSIVE`` is set before any OpenMP
-runtime loads: on a machine shared with other jobs, spinning OpenMP workers
-otherwise slow torch and SPAMS down by an order of magnitude.
+``n_jobs`` and BLAS) and the same OpenMP settings: skvsc is imported first, so
+its default (idle OpenMP workers spin for ``GOMP_SPINCOUNT=3000`` before they
+sleep; see ``skvsc/__init__.py``) is in place before torch or SPAMS load their
+OpenMP runtime.  Run with ``OMP_WAIT_POLICY=PASSIVE`` on a machine shared with
+busy processes.
 
 Run ``python benchmarks/bench_sparse_coding.py`` (3–6 minutes on 2 cores) or
 ``--quick`` (1–2 minutes).  The ratios move with the machine's load: print-outs
 include the load average, and the interleaved rounds expose every method to
-the same drift, but a run on a busy machine favours torch (whose OpenMP
-workers yield) over SPAMS and scikit-learn's worker processes.
+the same drift, but only a run on an otherwise idle machine gives ratios that
+mean something.
 """
 
 import os
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import skvsc  # noqa: F401  (first: its OpenMP default must precede torch and SPAMS)
 
 import argparse  # noqa: E402
 import math  # noqa: E402
@@ -366,7 +368,8 @@ def main():
     X_encode = load_patches(n_encode, images[:, :, :8], rng)
     X_test = load_patches(n_test, images[:, :, 8:], rng)
     print(f"torch {torch.__version__}, {args.threads} threads, "
-          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, load average "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '-')}, "
+          f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '-')}, load average "
           f"{os.getloadavg()[0]:.1f}")
 
     with threadpool_limits(args.threads):
