@@ -59,8 +59,11 @@ SVAE's used atoms settle at norm ≈ (mean |code| on a unit-norm atom) / 0.1
 (median 2.2 for its 135 used atoms: their L1 penalty is about half of
 SVAE-Norm's); the same mechanism shrinks the unused atoms (over-pruning).
 No faithful setting tried (σ_x 0.05–0.4, learning rate 5e-4–2e-3, encoder
-width 256–1024, all 30 epochs without early stopping) gives both Table 1's
-MSE ordering and a 2× active-unit ratio.
+width 256–1024, patch means removed, all 30 epochs without early stopping)
+gives both Table 1's MSE ordering and a 2× active-unit ratio.  Beware early
+stopping at small learning rates or σ_x: SVAE-Norm's validation β-ELBO can
+stall while its atoms are still random, and the kept epoch then has a low
+MSE with noise atoms (check the atom grid).
 """
 
 import argparse
