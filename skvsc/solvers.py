@@ -158,14 +158,25 @@ def _bfloat16_warmup(B, M, step, threshold, positive, n_iter):
     for _ in range(n_iter):
         # The first step, from Y = 0, needs no product.
         V = step_B.clone() if Y is None else torch.addmm(step_B, Y, M)
-        if positive:
-            Z_new = V.sub_(threshold).clamp_(min=0)
-        else:
-            Z_new = torch.nn.functional.softshrink(V, threshold)
-        t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        Y = torch.lerp(Z, Z_new, 1.0 + (t - 1.0) / t_next)
-        Z, t = Z_new, t_next
+        Z_new = _shrink(V, threshold, positive)
+        Y, t = _momentum(Z, Z_new, t)
+        Z = Z_new
     return Z.to(B.dtype), Y.to(B.dtype), t
+
+
+def _shrink(V, threshold, positive):
+    """FISTA's proximal step on the gradient step ``V`` (in place where possible)."""
+    if positive:
+        return V.sub_(threshold).clamp_(min=0)
+    if math.isfinite(threshold):
+        return torch.nn.functional.softshrink(V, threshold)  # one fused pass
+    return soft_threshold(V, threshold)  # a diverged dictionary: NaNs go through
+
+
+def _momentum(Z, Z_new, t):
+    """FISTA's momentum point ``Z_new + β(Z_new − Z)`` (one pass) and next ``t``."""
+    t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
+    return torch.lerp(Z, Z_new, 1.0 + (t - 1.0) / t_next), t_next
 
 
 def _certified(Y, B, step_C, step, q, lam, tol, positive):
@@ -267,6 +278,9 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
     n_iter : int
         Iterations run (by the slowest sample).
     """
+    if warmup_iter != "auto" and not (isinstance(warmup_iter, numbers.Integral)
+                                      and warmup_iter >= 0):
+        raise ValueError(f"warmup_iter must be 'auto' or an int >= 0, got {warmup_iter!r}.")
     if lipschitz is None:
         lipschitz = lipschitz_constant(gram)
     dtype = correlation.dtype
@@ -294,9 +308,6 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
             return result, 0
         if rows.numel() < n_samples:
             active, B, q = active[rows], B[rows], q[rows]
-    if warmup_iter != "auto" and not (isinstance(warmup_iter, numbers.Integral)
-                                      and warmup_iter >= 0):
-        raise ValueError(f"warmup_iter must be 'auto' or an int >= 0, got {warmup_iter!r}.")
     if (init is not None or tol is None or dtype == torch.bfloat16
             or not math.isfinite(threshold)):
         warmup_iter = 0
@@ -318,16 +329,9 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
             done = _certified(Y, B, V - Y, step, q, lam, tol, positive)
         else:
             done = None
-        if positive:
-            Z_new = V.sub_(threshold).clamp_(min=0)
-        elif math.isfinite(threshold):
-            Z_new = torch.nn.functional.softshrink(V, threshold)  # one fused pass
-        else:  # a diverged dictionary: let NaNs through for the caller to report
-            Z_new = soft_threshold(V, threshold)
-        t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        # Momentum Z_new + β(Z_new − Z) in one pass.
-        Y = torch.lerp(Z, Z_new, 1.0 + (t - 1.0) / t_next)
-        Z, t = Z_new, t_next
+        Z_new = _shrink(V, threshold, positive)
+        Y, t = _momentum(Z, Z_new, t)
+        Z = Z_new
         if done is not None and bool(done.any()):
             # Record the finished samples and drop them from the working set.
             rows = done.nonzero().squeeze(1)

@@ -23,6 +23,16 @@ def _problem(seed, n_samples, n_features, n_components, lam_fraction, dtype=torc
     return as_t(X), as_t(D), lam
 
 
+# Random Lasso problems drawn by hypothesis (see _problem).
+LASSO_PROBLEMS = dict(
+    seed=st.integers(0, 2**16),
+    n_features=st.integers(3, 12),
+    n_components=st.integers(2, 16),
+    lam_fraction=st.floats(0.05, 0.9),
+    positive=st.booleans(),
+)
+
+
 def _lasso_codes(X, D, lam, positive=False):
     """Reference codes from sklearn's Lasso: its 1/n scaling is over the features."""
     n_features = X.shape[1]
@@ -51,13 +61,7 @@ def test_soft_threshold_is_the_l1_prox(x, threshold, positive):
 
 
 @settings(max_examples=15, deadline=None)
-@given(
-    seed=st.integers(0, 2**16),
-    n_features=st.integers(3, 12),
-    n_components=st.integers(2, 16),
-    lam_fraction=st.floats(0.05, 0.9),
-    positive=st.booleans(),
-)
+@given(**LASSO_PROBLEMS)
 def test_fista_reaches_the_lasso_optimum(seed, n_features, n_components, lam_fraction, positive):
     X, D, lam = _problem(seed, 4, n_features, n_components, lam_fraction)
     gram = D @ D.T
@@ -72,11 +76,7 @@ def test_fista_reaches_the_lasso_optimum(seed, n_features, n_components, lam_fra
 
 @settings(max_examples=15, deadline=None)
 @given(
-    seed=st.integers(0, 2**16),
-    n_features=st.integers(3, 12),
-    n_components=st.integers(2, 16),
-    lam_fraction=st.floats(0.05, 0.9),
-    positive=st.booleans(),
+    **LASSO_PROBLEMS,
     tol=st.sampled_from([1e-2, 1e-4, 1e-6]),
 )
 def test_bfloat16_warmup_keeps_the_certified_suboptimality(
