@@ -351,6 +351,11 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         """
         return super().score(X)
 
+    def _posterior_draws(self, X, n_draws, generator):
+        q = self.module_.posterior(X)
+        noise = torch.randn((n_draws, *q.loc.shape), generator=generator).to(q.loc)
+        return q.loc + q.scale * noise
+
     def _sample_latents(self, n_samples, generator):
         shape = (n_samples, self.module_.decoder.atoms.shape[0])
         return sample_icdf(self._prior(), shape, generator)

@@ -18,12 +18,12 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.distributions import Gamma, Laplace, Normal, kl_divergence
 
-from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin, make_generator
+from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
 from .modules import Encoder, LinearDictionary, MLPDecoder
 from .priors import (
     SpikeAndSlab,
@@ -586,49 +586,9 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         """
         return super().score(X)
 
-    @validate_params(
-        {
-            "X": ["array-like"],
-            "n_draws": [Interval(numbers.Integral, 1, None, closed="left")],
-            "random_state": ["random_state"],
-        },
-        prefer_skip_nested_validation=True,
-    )
-    def sample_posterior(self, X, n_draws=1, random_state=None):
-        """Draw codes from the approximate posterior ``q(z | x)``.
-
-        Exact draws, without the training relaxations (no warm-up; exact
-        spike-and-slab gates; ``T_λ(s)`` with ``λ`` drawn from the Gamma
-        posterior when thresholds are learned).  Where :meth:`transform` gives
-        one deterministic code per input, these are the stochastic codes
-        whose average log-likelihood the ELBO measures, e.g. to evaluate a
-        sampled code as paper 003 does, or to gauge the posterior's spread.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to encode.
-        n_draws : int, default=1
-            Number of draws per input.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the draws (a local generator); an int gives reproducible draws.
-
-        Returns
-        -------
-        ndarray of shape (n_draws, n_samples, n_components)
-            The draws, in ``X``'s float dtype.
-        """
-        check_is_fitted(self, "module_")
-        X = self._validate_X(X, reset=False)
-        generator = make_generator(random_state)
-        self.module_.eval()
-
-        def draw(batch):
-            params = self._posterior(batch)
-            shape = (n_draws, *params["loc"].shape)
-            return self._exact_draws(params, generator, shape).transpose(0, 1)
-
-        return np.ascontiguousarray(self._batched(draw, X).transpose(1, 0, 2))
+    def _posterior_draws(self, X, n_draws, generator):
+        params = self._posterior(X)
+        return self._exact_draws(params, generator, (n_draws, *params["loc"].shape))
 
     def _sample_latents(self, n_samples, generator):
         like = torch.zeros((), device=self.device_)

@@ -192,6 +192,30 @@ def test_sample_shape_reproducibility_and_covariance():
         model.sample(0)
 
 
+def test_sample_posterior_draws_the_gaussian_posterior():
+    # Moments of the draws against q(z|x) = N(μ, σ²), and the mean squared error of
+    # sampled reconstructions against its closed form ‖x − Uμ‖² + Σₖ σₖ²‖uₖ‖².
+    X = _planted(n_samples=6)
+    model = SVAE(n_components=8, lam=2.0, noise_std=0.3, max_epochs=2, **FAST).fit(X)
+    n_draws = 20_000
+    draws = model.sample_posterior(X, n_draws=n_draws, random_state=0)
+    assert draws.shape == (n_draws, 6, 8) and draws.dtype == X.dtype
+    np.testing.assert_array_equal(draws[:3], model.sample_posterior(X, 3, random_state=0)[:3])
+    assert not np.array_equal(draws[:3], model.sample_posterior(X, 3, random_state=1))
+    with torch.no_grad():
+        q = model.module_.posterior(torch.as_tensor(X, dtype=torch.float32))
+    loc, scale = q.loc.double().numpy(), q.scale.double().numpy()
+    assert np.all(np.abs(draws.mean(0) - loc) < 5 * scale / math.sqrt(n_draws))
+    np.testing.assert_allclose(draws.std(0), scale, rtol=0.03)
+    U = model.components_.astype(np.float64)
+    squared_error = ((draws @ U - X) ** 2).sum(-1)
+    expected = ((loc @ U - X) ** 2).sum(-1) + scale**2 @ (U**2).sum(1)
+    stderr = squared_error.std(0) / math.sqrt(n_draws)
+    assert np.all(np.abs(squared_error.mean(0) - expected) < 5 * stderr)
+    with pytest.raises(InvalidParameterError):
+        model.sample_posterior(X, n_draws=0)
+
+
 @pytest.mark.parametrize("prior", ["cauchy", "gaussian"])
 @pytest.mark.parametrize("encoder", ["linear", "resnet"])
 def test_other_priors_and_encoders_train(prior, encoder):
