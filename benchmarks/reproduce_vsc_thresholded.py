@@ -140,6 +140,10 @@ def main():
     parser.add_argument("--threshold", type=float, default=None,
                         help="threshold λ₀ of the thresholded posteriors (default: --lam)")
     parser.add_argument("--alpha", type=float, default=0.2, help="spike-and-slab prior α")
+    parser.add_argument("--beta", type=float, default=1.0, help="KL weight of the VAEs")
+    parser.add_argument("--prior-scale", type=float, default=None,
+                        help="prior spread of the VAEs (default: σ_x²/λ, the energy's MAP "
+                             "model; the paper's authors use 0.1 with --beta 0.01)")
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--warmup", type=int, default=300, help="warm-up iterations")
     parser.add_argument("--no-gamma", action="store_true", help="skip the +Gamma variants")
@@ -155,12 +159,13 @@ def main():
     epochs = args.epochs or (10 if args.quick else 20)
     fista_epochs = args.fista_epochs or (2 if args.quick else 4)
     threshold = args.lam if args.threshold is None else args.threshold
-    prior_scale = args.noise_std**2 / args.lam  # MAP energy of the VAE model = E
+    prior_scale = args.prior_scale or args.noise_std**2 / args.lam  # default: MAP energy = E
     X, X_val = load_patches(n_train, n_val, seed=0)
     print(f"patches: {n_train} train, {n_val} validation (16x16, unit pixel variance); "
           f"{epochs} epochs per VAE, {fista_epochs} for FISTA; energy λ={args.lam}; "
           f"σ_x={args.noise_std}; prior scale b=σ_x²/λ={prior_scale:g}; threshold λ₀={threshold}; "
-          f"α={args.alpha}; Adam lr {args.learning_rate}; warm-up {args.warmup} iterations")
+          f"α={args.alpha}; β={args.beta}; Adam lr {args.learning_rate}; warm-up {args.warmup} "
+          "iterations")
 
     rows = []
     start = time.perf_counter()
@@ -182,7 +187,7 @@ def main():
             vsc = VariationalSparseCoder(
                 n_components=256, decoder="linear", normalize_decoder=True,
                 likelihood="gaussian", noise_std=args.noise_std, prior_scale=prior_scale,
-                lam=threshold, alpha=args.alpha, beta=1.0, n_draws=draws,
+                lam=threshold, alpha=args.alpha, beta=args.beta, n_draws=draws,
                 batch_size=100, learning_rate=args.learning_rate, max_epochs=epochs,
                 validation_fraction=0.0, n_iter_no_change=epochs, warmup_steps=args.warmup,
                 device=args.device, random_state=0, **params,
