@@ -149,6 +149,13 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     warmup_steps : int, default=200
         Length, in optimiser steps, of the warm-ups: the spike-and-slab
         sharpness ``c`` (50 → 200) and the noise scale (0.1 → 1).  0 disables them.
+    kl_warmup_steps : int, default=0
+        KL annealing: the KL weight of the training loss rises linearly from 0
+        to ``beta`` over this many optimiser steps (0: ``beta`` from the
+        start).  Without it, a small ``alpha`` can switch almost every
+        spike-and-slab unit off before the decoder learns to use them (the
+        original VSC code anneals its KL this way).  Validation losses always
+        use ``beta``, so keep ``n_iter_no_change`` longer than the warm-up.
     decoder : {"mlp", "linear"}, default="mlp"
         ``"mlp"``: one hidden ReLU layer (``hidden_layer_sizes``), output in
         the standardised data space, as paper 004.  ``"linear"``: a dictionary
@@ -246,6 +253,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         "prior_scale": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_draws": [Interval(numbers.Integral, 1, None, closed="left")],
         "warmup_steps": [Interval(numbers.Integral, 0, None, closed="left")],
+        "kl_warmup_steps": [Interval(numbers.Integral, 0, None, closed="left")],
         "decoder": [StrOptions({"mlp", "linear"})],
         "hidden_layer_sizes": ["array-like", None],
         "normalize_decoder": ["boolean"],
@@ -267,6 +275,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         prior_scale=1.0,
         n_draws=1,
         warmup_steps=200,
+        kl_warmup_steps=0,
         decoder="mlp",
         hidden_layer_sizes=None,
         normalize_decoder=False,
@@ -291,6 +300,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         self.prior_scale = prior_scale
         self.n_draws = n_draws
         self.warmup_steps = warmup_steps
+        self.kl_warmup_steps = kl_warmup_steps
         self.decoder = decoder
         self.hidden_layer_sizes = hidden_layer_sizes
         self.normalize_decoder = normalize_decoder
@@ -386,6 +396,12 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         """Noise warm-up factor of the Laplace/Gaussian samples: 0.1 → 1."""
         return 0.1 + 0.9 * self._warmup_fraction()
 
+    def _kl_weight(self):
+        """KL weight of the training loss: 0 → ``beta`` over ``kl_warmup_steps``."""
+        if not self.module_.training or self.kl_warmup_steps == 0:
+            return self.beta
+        return self.beta * min(self.n_steps_ / self.kl_warmup_steps, 1.0)
+
     # ----------------------------------------------------------- posteriors
     def _posterior(self, X, net=None):
         """Posterior parameters of a batch, as a dict of tensors."""
@@ -474,7 +490,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         log_lik = self._log_likelihood(X, codes)
         # Max-ELBO over the J draws (the KL does not depend on the draw).
         best = log_lik.max(dim=0).values
-        return (self.beta * self._kl(params) - best).mean()
+        return (self._kl_weight() * self._kl(params) - best).mean()
 
     def _after_step(self):
         if self.decoder == "linear" and self.normalize_decoder:

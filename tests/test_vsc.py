@@ -204,6 +204,39 @@ def test_warmups_follow_their_per_iteration_schedule(digits, prior):
     assert vsc.n_steps_ == 6 * math.ceil(200 / 32)
 
 
+def test_kl_warmup_anneals_the_training_kl_weight(digits):
+    X = digits[0][:200]
+    seen = []
+
+    class Recording(VariationalSparseCoder):
+        def _kl(self, params):
+            seen.append((self.module_.training, self.n_steps_, self._kl_weight()))
+            return super()._kl(params)
+
+    vsc = Recording(prior="spike_slab", alpha=0.05, beta=0.7, kl_warmup_steps=10,
+                    n_components=8, hidden_layer_sizes=(16,), batch_size=32, max_epochs=3,
+                    n_iter_no_change=100, validation_fraction=0.2, device="cpu",
+                    random_state=0).fit(X)
+    training = [(step, weight) for is_training, step, weight in seen if is_training]
+    assert [step for step, _ in training] == list(range(vsc.n_steps_))
+    for step, weight in training:
+        assert weight == pytest.approx(0.7 * min(step / 10, 1.0))
+    # Validation always weighs the KL by beta.
+    assert {weight for is_training, _, weight in seen if not is_training} == {0.7}
+
+    # The training loss uses the weight: at step 0 it is the loss with beta = 0.
+    def loss(**params):
+        vsc.set_params(**params)
+        vsc.n_steps_ = 0
+        vsc._generator.manual_seed(5)
+        with torch.no_grad():
+            return float(vsc._batch_loss(vsc._to_tensor(X[:32])))
+    vsc.module_.train()
+    annealed, no_kl = loss(kl_warmup_steps=10), loss(beta=0.0)
+    full = loss(beta=0.7, kl_warmup_steps=0)
+    assert annealed == no_kl and full > no_kl
+
+
 @pytest.mark.parametrize("params", [
     dict(prior="thresholded_laplace"),
     dict(prior="thresholded_gaussian", decoder="linear"),
