@@ -96,11 +96,21 @@ METHODS = {
 }
 
 
-def load_patches(n_train, n_val, seed):
+def load_patches(n_train, n_val, seed, per_pixel=False):
+    """Training and validation patches, scaled by the training patches' statistics.
+
+    Default: one global factor to unit pixel variance.  ``per_pixel``: every
+    pixel position z-scored separately (mean and std over the training
+    patches), as the authors' data loader does.
+    """
     images = np.load(DATA)["images"].transpose(2, 0, 1)  # (10, 512, 512)
     train = extract_patches(images[:, :416], 16, n_train, random_state=seed)
     val = extract_patches(images[:, 416:], 16, n_val, random_state=seed + 1)
-    scale = train.std()
+    if per_pixel:
+        mean, scale = train.mean(axis=0), train.std(axis=0)
+        train, val = train - mean, val - mean
+    else:
+        scale = train.std()
     return (train / scale).astype(np.float32), (val / scale).astype(np.float32)
 
 
@@ -144,6 +154,11 @@ def main():
     parser.add_argument("--prior-scale", type=float, default=None,
                         help="prior spread of the VAEs (default: σ_x²/λ, the energy's MAP "
                              "model; the paper's authors use 0.1 with --beta 0.01)")
+    parser.add_argument("--free-atoms", action="store_true",
+                        help="VAEs learn unnormalised atoms (the authors' normalize: false); "
+                             "FISTA's stay unit-norm")
+    parser.add_argument("--per-pixel", action="store_true",
+                        help="z-score every pixel position (the authors' data loader)")
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--warmup", type=int, default=300, help="warm-up iterations")
     parser.add_argument("--no-gamma", action="store_true", help="skip the +Gamma variants")
@@ -160,12 +175,13 @@ def main():
     fista_epochs = args.fista_epochs or (2 if args.quick else 4)
     threshold = args.lam if args.threshold is None else args.threshold
     prior_scale = args.prior_scale or args.noise_std**2 / args.lam  # default: MAP energy = E
-    X, X_val = load_patches(n_train, n_val, seed=0)
+    X, X_val = load_patches(n_train, n_val, seed=0, per_pixel=args.per_pixel)
     print(f"patches: {n_train} train, {n_val} validation (16x16, unit pixel variance); "
           f"{epochs} epochs per VAE, {fista_epochs} for FISTA; energy λ={args.lam}; "
           f"σ_x={args.noise_std}; prior scale b=σ_x²/λ={prior_scale:g}; threshold λ₀={threshold}; "
           f"α={args.alpha}; β={args.beta}; Adam lr {args.learning_rate}; warm-up {args.warmup} "
-          "iterations")
+          f"iterations; {'free' if args.free_atoms else 'unit-norm'} VAE atoms; "
+          f"{'per-pixel' if args.per_pixel else 'global'} scaling")
 
     rows = []
     start = time.perf_counter()
@@ -185,7 +201,7 @@ def main():
         for draws in args.draws:
             start = time.perf_counter()
             vsc = VariationalSparseCoder(
-                n_components=256, decoder="linear", normalize_decoder=True,
+                n_components=256, decoder="linear", normalize_decoder=not args.free_atoms,
                 likelihood="gaussian", noise_std=args.noise_std, prior_scale=prior_scale,
                 lam=threshold, alpha=args.alpha, beta=args.beta, n_draws=draws,
                 batch_size=100, learning_rate=args.learning_rate, max_epochs=epochs,
