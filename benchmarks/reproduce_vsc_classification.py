@@ -164,16 +164,17 @@ def main():
 
     print(f"\nVSC: spike-and-slab, alpha={args.alpha:g}.  Test accuracy of the classifier on "
           f"sampled codes (one posterior draw per image) and on transform's codes; active: "
-          f"non-zero units per test image in VSC's transform codes; test ELBO (nats/image, "
+          f"non-zero units per test image in transform's codes; test ELBO (nats/image, "
           f"2,000 images)")
     names = list(models)
     print(f"{'latent':>6s}" + "".join(f"{n + ' sample':>12s}" for n in names)
-          + "".join(f"{n + ' mean':>10s}" for n in names) + f"{'VSC active':>11s}"
+          + "".join(f"{n + ' mean':>10s}" for n in names)
+          + "".join(f"{n + ' active':>11s}" for n in names)
           + "".join(f"{n + ' ELBO':>10s}" for n in names) + f"{'fit s':>7s}")
     for size in args.sizes:
         line = f"{size:6d}" + "".join(f"{results[size, n][0]:12.4f}" for n in names)
         line += "".join(f"{results[size, n][1]:10.4f}" for n in names)
-        line += f"{results[size, names[-1]][2]:11.1f}"
+        line += "".join(f"{results[size, n][2]:11.1f}" for n in names)
         line += "".join(f"{results[size, n][3]:10.1f}" for n in names)
         line += f"{sum(results[size, n][4] for n in names):7.0f}"
         print(line)

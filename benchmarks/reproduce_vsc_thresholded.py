@@ -174,11 +174,13 @@ def main():
     epochs = args.epochs or (10 if args.quick else 20)
     fista_epochs = args.fista_epochs or (2 if args.quick else 4)
     threshold = args.lam if args.threshold is None else args.threshold
-    prior_scale = args.prior_scale or args.noise_std**2 / args.lam  # default: MAP energy = E
+    matched = args.prior_scale is None  # then the VAEs' MAP energy is E
+    prior_scale = args.noise_std**2 / args.lam if matched else args.prior_scale
     X, X_val = load_patches(n_train, n_val, seed=0, per_pixel=args.per_pixel)
     print(f"patches: {n_train} train, {n_val} validation (16x16, unit pixel variance); "
           f"{epochs} epochs per VAE, {fista_epochs} for FISTA; energy λ={args.lam}; "
-          f"σ_x={args.noise_std}; prior scale b=σ_x²/λ={prior_scale:g}; threshold λ₀={threshold}; "
+          f"σ_x={args.noise_std}; prior scale b{'=σ_x²/λ' if matched else ''}={prior_scale:g}; "
+          f"threshold λ₀={threshold}; "
           f"α={args.alpha}; β={args.beta}; Adam lr {args.learning_rate}; warm-up {args.warmup} "
           f"iterations; {'free' if args.free_atoms else 'unit-norm'} VAE atoms; "
           f"{'per-pixel' if args.per_pixel else 'global'} scaling")

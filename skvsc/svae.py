@@ -352,9 +352,7 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         return super().score(X)
 
     def _posterior_draws(self, X, n_draws, generator):
-        q = self.module_.posterior(X)
-        noise = torch.randn((n_draws, *q.loc.shape), generator=generator).to(q.loc)
-        return q.loc + q.scale * noise
+        return rsample_normal(self.module_.posterior(X), generator, n_draws)
 
     def _sample_latents(self, n_samples, generator):
         shape = (n_samples, self.module_.decoder.atoms.shape[0])
