@@ -27,7 +27,9 @@ __all__ = [
     "rsample_normal",
     "sample_icdf",
     "rsample",
+    "shifted_soft_threshold",
     "straight_through_threshold",
+    "slab_probability",
     "SpikeAndSlab",
     "kl_spike_slab",
     "Thresholded",
@@ -305,19 +307,54 @@ def rsample(distribution, sample_shape=(), generator=None):
     raise NotImplementedError(f"No generator-based rsample for {type(distribution).__name__}.")
 
 
-def straight_through_threshold(s, threshold):
-    """Shifted soft-threshold with a straight-through gradient (paper 003).
+def shifted_soft_threshold(s, loc, threshold):
+    """Paper 003's shifted soft-threshold of a sample ``s`` around its mean ``μ``.
 
-    Returns ``z = s + T_λ(sg[s]) − sg[s]``, where ``T_λ`` is the soft-threshold
-    ``sign(s)·max(|s| − λ, 0)`` and ``sg`` stops gradients.  The forward value
-    is exactly ``T_λ(s)`` (exact zeros where ``|s| ≤ λ``); the gradient with
-    respect to ``s`` is the identity everywhere, so the inference network still
-    learns where a unit is switched off; ``λ`` receives ``∂T_λ/∂λ``.
+    ``h(s) = 0`` where ``|s − μ| ≤ λ`` and ``s − λ·sign(s − μ)`` elsewhere:
+    the probability mass within ``λ`` of the mean collapses to zero and the
+    rest shifts towards ``μ`` by ``λ``, so the non-zero values are centred
+    on ``μ`` again (Fallah & Rozell 2022, Fig. 2).  For ``μ = 0`` it is the
+    ordinary soft-threshold ``T_λ``.  With ``s ~ Laplace(μ, b)`` the result is
+    exactly spike-and-slab: zero with probability ``1 − exp(−λ/b)``, else
+    ``Laplace(μ, b)`` (the Laplace tail is memoryless).
 
     Parameters
     ----------
     s : torch.Tensor
         Samples of the base distribution.
+    loc : torch.Tensor or float
+        Its mean ``μ``, broadcastable to ``s``.
+    threshold : torch.Tensor or float
+        ``λ ≥ 0``, broadcastable to ``s``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``h(s)``, with exact zeros.
+    """
+    from .solvers import soft_threshold
+
+    noise = s - loc
+    shrunk = soft_threshold(noise, threshold)
+    return torch.where(shrunk != 0, loc + shrunk, torch.zeros_like(shrunk))
+
+
+def straight_through_threshold(s, loc, threshold):
+    """Shifted soft-threshold with a straight-through gradient (paper 003).
+
+    Returns ``z = s + h(sg[s]) − sg[s]``, where ``h`` is
+    :func:`shifted_soft_threshold` around the (stopped) mean ``μ`` and ``sg``
+    stops gradients.  The forward value is exactly ``h(s)`` (exact zeros
+    where ``|s − μ| ≤ λ``); the gradient with respect to ``s`` is the identity
+    everywhere, so the inference network still learns where a unit is
+    switched off; ``λ`` receives ``∂h/∂λ = −sign(s − μ)`` where the code is on.
+
+    Parameters
+    ----------
+    s : torch.Tensor
+        Samples of the base distribution.
+    loc : torch.Tensor or float
+        The base distribution's mean ``μ``, broadcastable to ``s``.
     threshold : float or torch.Tensor
         Non-negative threshold ``λ``, broadcastable to ``s``.
 
@@ -326,10 +363,33 @@ def straight_through_threshold(s, threshold):
     torch.Tensor
         The thresholded sample.
     """
-    from .solvers import soft_threshold
-
     s_stopped = s.detach()
-    return s + soft_threshold(s_stopped, threshold) - s_stopped
+    loc = loc.detach() if torch.is_tensor(loc) else loc
+    return s + shifted_soft_threshold(s_stopped, loc, threshold) - s_stopped
+
+
+def slab_probability(base, threshold):
+    """``P(|s − μ| > λ)`` for ``s ~ base``: the probability that a code is on.
+
+    ``exp(−λ/b)`` for ``Laplace(μ, b)``, ``erfc(λ/(σ√2))`` for ``N(μ, σ²)``.
+
+    Parameters
+    ----------
+    base : torch.distributions.Laplace or torch.distributions.Normal
+        Distribution of ``s``.
+    threshold : float or torch.Tensor
+        ``λ ≥ 0``.
+
+    Returns
+    -------
+    torch.Tensor
+        The slab probability, broadcast to the base's batch shape.
+    """
+    if isinstance(base, Laplace):
+        return torch.exp(-threshold / base.scale)
+    if isinstance(base, Normal):
+        return torch.erfc(threshold / (base.scale * math.sqrt(2.0)))
+    raise NotImplementedError(f"No slab probability for a {type(base).__name__} base.")
 
 
 class SpikeAndSlab(Distribution):
@@ -438,13 +498,16 @@ def kl_spike_slab(q, p):
 
 
 class Thresholded(Distribution):
-    """Distribution of ``z = T_λ(s)``, ``s ~ base``, with ``T_λ`` the soft-threshold.
+    """Distribution of ``z = h(s)``, ``s ~ base``, with ``h`` the shifted soft-threshold.
 
     The thresholded priors and posteriors of Fallah & Rozell (paper 003): the
-    base is a Laplace or a Gaussian; the threshold ``λ`` is fixed or sampled
-    per input from a Gamma posterior.  ``rsample`` uses the straight-through
-    :func:`straight_through_threshold`.  ``median`` is ``T_λ(median of s)``
-    (``T_λ`` is monotone), a deterministic code with exact zeros.
+    base is a Laplace or a Gaussian with mean ``μ``; ``h`` zeroes a sample
+    within ``λ`` of ``μ`` and shifts the rest towards ``μ`` by ``λ``
+    (:func:`shifted_soft_threshold`); the threshold is fixed or sampled per
+    input from a Gamma posterior.  ``z`` is a spike-and-slab variable with
+    slab probability :attr:`probs` and a slab symmetric about ``μ`` (for a
+    Laplace base, exactly ``Laplace(μ, b)``).  ``rsample`` uses the
+    straight-through :func:`straight_through_threshold`.
 
     Parameters
     ----------
@@ -464,13 +527,17 @@ class Thresholded(Distribution):
         super().__init__(base.batch_shape, validate_args=False)
 
     @property
-    def median(self):
-        from .solvers import soft_threshold
+    def probs(self):
+        """Slab probability ``P(z ≠ 0)``."""
+        return slab_probability(self.base, self.threshold)
 
-        return soft_threshold(self.base.mean, self.threshold)
+    @property
+    def mean(self):
+        return self.probs * self.base.mean
 
     def _rsample_with(self, sample_shape, generator):
-        return straight_through_threshold(rsample(self.base, sample_shape, generator), self.threshold)
+        s = rsample(self.base, sample_shape, generator)
+        return straight_through_threshold(s, self.base.mean, self.threshold)
 
     def rsample(self, sample_shape=torch.Size(), generator=None):
         return self._rsample_with(sample_shape, generator)
@@ -482,12 +549,13 @@ class Thresholded(Distribution):
 
 @register_kl(Thresholded, Thresholded)
 def kl_thresholded(q, p):
-    """KL between two thresholded distributions with the same threshold.
+    """Paper 003's KL between two thresholded distributions with the same threshold.
 
-    Returns ``KL(q.base ‖ p.base)`` (paper 003): by the data-processing
-    inequality it bounds ``KL(T_λ(s_q) ‖ T_λ(s_p))`` from above, so the ELBO
-    that uses it is still a lower bound on the model ``z = T_λ(s)``,
-    ``s ~ p.base``.  Raises ``ValueError`` if the thresholds differ.
+    Returns ``KL(q.base ‖ p.base)``, the KL of the base distributions that
+    Fallah & Rozell train with.  It is a surrogate: the thresholds shift
+    around different means on the two sides, so it is not in general a bound
+    on the KL of the thresholded variables.  Raises ``ValueError`` if the
+    thresholds differ.
     """
     same = q.threshold is p.threshold
     if not same:

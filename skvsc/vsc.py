@@ -6,9 +6,10 @@ Two sparse variational autoencoders behind one estimator:
   spike-and-slab with per-unit slab probability ``γ(x)``, trained with the
   relaxed sample ``sigmoid(c(η + γ − 1))·(μ + σε)`` while ``c`` warms up.
 * Fallah & Rozell's thresholded posteriors (paper 003): ``s ~ q(s|x)``
-  (Laplace or Gaussian), ``z = T_λ(s)`` by a shifted soft-threshold with a
-  straight-through gradient, thresholds fixed or sampled per input from a
-  Gamma posterior, and max-ELBO training over ``J`` samples per input.
+  (Laplace or Gaussian with mean ``μ``), ``z = h(s)`` by the shifted
+  soft-threshold (zero within ``λ`` of ``μ``, the rest shifted towards ``μ``)
+  with a straight-through gradient, thresholds fixed or sampled per input
+  from a Gamma posterior, and max-ELBO training over ``J`` samples per input.
 """
 
 import copy
@@ -29,6 +30,8 @@ from .priors import (
     SpikeAndSlab,
     gamma_threshold_prior,
     rsample,
+    shifted_soft_threshold,
+    slab_probability,
     straight_through_threshold,
 )
 from .solvers import soft_threshold
@@ -88,13 +91,17 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     ``"thresholded_laplace"`` (default), ``"thresholded_gaussian"``
         Paper 003.  ``s ~ q(s|x) = Laplace(μ, σ)`` (or ``N(μ, σ²)``), prior
         ``Laplace(0, b)`` (or ``N(0, b²)``) with ``b = prior_scale``, and the
-        code is ``z = T_λ(s) = sign(s)·max(|s| − λ, 0)``, computed as
-        ``s + T_λ(sg[s]) − sg[s]`` (straight-through: the encoder gets a
-        gradient even where the code is zero).  ``λ = lam`` or, with
-        ``learn_threshold=True``, per input and unit ``λ ~ Gamma(k(x), r(x))``
-        with a KL to the prior ``Gamma(2, 2/lam)`` (mean ``lam``).  The KL of
-        the code is that of the base distributions (an upper bound, so the
-        objective stays a lower bound on the likelihood of the thresholded model).
+        code is the shifted soft-threshold ``z = h(s)``: zero where
+        ``|s − μ| ≤ λ``, ``s − λ·sign(s − μ)`` elsewhere, computed as
+        ``s + h(sg[s]) − sg[s]`` (straight-through: the encoder gets a
+        gradient even where the code is zero).  So a unit is on with
+        probability ``γ = exp(−λ/σ)`` (Laplace; ``erfc(λ/(σ√2))`` Gaussian),
+        and then, for the Laplace, ``z ~ Laplace(μ, σ)``: the thresholded
+        Laplace posterior is a spike-and-slab whose scale sets its sparsity.
+        ``λ = lam`` or, with ``learn_threshold=True``, per input and unit
+        ``λ ~ Gamma(k(x), r(x))`` with a KL to the prior ``Gamma(2, 2/lam)``
+        (mean ``lam``).  The KL of the code is that of the base distributions,
+        as in paper 003.
     ``"spike_slab"``
         Paper 004.  ``q(z|x)`` is spike-and-slab with slab probability ``γ(x)``,
         slab ``N(μ, σ²)``; prior spike-and-slab with slab probability
@@ -110,10 +117,10 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     factor rising linearly from 0.1 to 1 over ``warmup_steps`` iterations (the
     noise warm-up of paper 003); the KL always uses the full posterior.
 
-    ``transform`` is deterministic: ``T_λ(μ)`` for thresholded priors (the
-    posterior median of ``z``; with learned thresholds ``λ`` is the Gamma
-    posterior's mean), ``μ·1[γ > ½]`` for the spike-and-slab (the most
-    probable support), ``μ`` for the plain baselines.  Codes of the sparse
+    ``transform`` is deterministic: ``μ·1[γ > ½]`` for the sparse priors —
+    the most probable support, with the slab's mean on it (thresholded
+    priors: ``γ`` from the posterior scale and ``λ``, the Gamma posterior's
+    mean when thresholds are learned) — and ``μ`` for the plain baselines.  Codes of the sparse
     priors contain exact zeros.  :meth:`sample_posterior` draws stochastic
     codes from ``q(z|x)`` instead (exact draws, without the training
     relaxations).
@@ -125,11 +132,13 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     prior : {"thresholded_laplace", "thresholded_gaussian", "spike_slab", \
 "laplace", "gaussian"}, default="thresholded_laplace"
         Prior and posterior family (see above).
-    lam : float, default=0.5
+    lam : float, default=0.7
         λ₀, the threshold of the thresholded priors, in units of the code (the
         prior's scale is ``prior_scale``): larger means sparser codes.  With a
         Laplace base and a fixed threshold, a unit of the prior is active with
-        probability ``exp(−lam/prior_scale)``.  With ``learn_threshold=True``
+        probability ``exp(−lam/prior_scale)`` (one half at the defaults); a
+        unit of the posterior is active with probability ``exp(−lam/σ)``, so
+        the encoder switches a unit on by widening its posterior.  With ``learn_threshold=True``
         it is the mean of the Gamma prior on the thresholds.  Unused by the
         other priors.
     alpha : float, default=0.2
@@ -268,7 +277,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         n_components=None,
         *,
         prior="thresholded_laplace",
-        lam=0.5,
+        lam=0.7,
         alpha=0.2,
         beta=1.0,
         learn_threshold=False,
@@ -453,7 +462,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
                                 (n_draws,), self._generator)
         else:
             threshold = self.lam
-        return straight_through_threshold(s, threshold)
+        return straight_through_threshold(s, loc, threshold)
 
     # ------------------------------------------------------------ likelihood
     def _log_likelihood(self, X, Z, noise_var=None, net=None):
@@ -496,17 +505,23 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         if self.decoder == "linear" and self.normalize_decoder:
             self.module_.decoder.normalize_()
 
+    def _slab_probability(self, params):
+        """``P(z ≠ 0)`` under the posterior ``params`` (sparse priors only)."""
+        if self.prior == "spike_slab":
+            return params["gamma"]
+        if self._learned_threshold:
+            threshold = params["gamma_shape"] / params["gamma_rate"]
+        else:
+            threshold = self.lam
+        return slab_probability(self._family(params["loc"], params["scale"]), threshold)
+
     def _code(self, params):
         loc = params["loc"]
-        if self._thresholded:
-            if self._learned_threshold:
-                threshold = params["gamma_shape"] / params["gamma_rate"]
-            else:
-                threshold = self.lam
-            return soft_threshold(loc, threshold)
-        if self.prior == "spike_slab":
-            return torch.where(params["gamma"] > 0.5, loc, torch.zeros_like(loc))
-        return loc
+        if not (self._thresholded or self.prior == "spike_slab"):
+            return loc
+        # Most probable support, the slab's mean (μ) on it.
+        on = self._slab_probability(params) > 0.5
+        return torch.where(on, loc, torch.zeros_like(loc))
 
     def _encode(self, X):
         return self._code(self._posterior(X))
@@ -541,7 +556,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         (n, l)) comes from ``generator`` on the CPU.  Unlike the training
         sampler there is no warm-up and no relaxation: spike-and-slab gates are
         exact (``z = 0`` with probability ``1 − γ``), and thresholded codes are
-        ``T_λ(s)`` with ``λ`` drawn from the Gamma posterior when learned.
+        ``h(s)`` with ``λ`` drawn from the Gamma posterior when learned.
         """
         loc, scale = params["loc"], params["scale"]
         uniform = torch.rand(shape, generator=generator).clamp(1e-7, 1 - 1e-7).to(loc)
@@ -555,7 +570,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
             s = loc + scale * torch.randn(shape, generator=generator).to(loc)
         if not self._thresholded:
             return s
-        return soft_threshold(s, self._score_thresholds(params, generator, shape))
+        return shifted_soft_threshold(s, loc, self._score_thresholds(params, generator, shape))
 
     def _score_thresholds(self, params, generator, shape):
         if not self._learned_threshold:
@@ -617,6 +632,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
                     (), generator)
         if not self._thresholded:
             return z
+        # The prior's mean is 0, where the shifted soft-threshold is T_λ.
         threshold = self.lam
         if self.learn_threshold:
             gamma = gamma_threshold_prior(self.lam)

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy.special import erfcinv
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from skvsc.priors import (
     Thresholded,
     gamma_threshold_prior,
     rsample,
+    shifted_soft_threshold,
     straight_through_threshold,
 )
 from skvsc.solvers import soft_threshold
@@ -120,31 +122,82 @@ def test_samplers_use_only_the_given_generator():
 @pytest.mark.parametrize("family", [torch.distributions.Laplace, torch.distributions.Normal])
 def test_straight_through_gradient_reaches_loc_where_code_is_zero(family):
     loc = torch.linspace(-2.0, 2.0, 50, requires_grad=True)
-    q = Thresholded(family(loc, torch.full((50,), 0.3)), 1.0)
+    q = Thresholded(family(loc, torch.full((50,), 0.6)), 1.0)
     z = q.rsample((4,), generator=torch.Generator().manual_seed(4))
     weight = torch.randn(4, 50, generator=torch.Generator().manual_seed(5))
     (z * weight).sum().backward()
     zeroed = z == 0
     assert zeroed.float().mean() > 0.2 and (~zeroed).any()
-    # Forward: the soft-threshold of the base sample; backward: the identity.
-    s = rsample(family(loc.detach(), torch.full((50,), 0.3)), (4,), torch.Generator().manual_seed(4))
-    torch.testing.assert_close(z.detach(), soft_threshold(s, 1.0))
+    # Forward: zero within λ of the mean, else shifted towards it by λ
+    # (written out here independently of the library); backward: the identity.
+    s = rsample(family(loc.detach(), torch.full((50,), 0.6)), (4,), torch.Generator().manual_seed(4))
+    noise = s - loc.detach()
+    expected = torch.where(noise.abs() > 1.0, s - torch.sign(noise), torch.zeros_like(s))
+    torch.testing.assert_close(z.detach(), expected)
     torch.testing.assert_close(loc.grad, weight.sum(dim=0))
     # Plain autograd through the threshold would stop there.
     plain_loc = loc.detach().clone().requires_grad_(True)
-    plain = soft_threshold(plain_loc + (s - loc.detach()), 1.0)
+    plain = shifted_soft_threshold(plain_loc + noise, plain_loc, 1.0)
     (plain * weight).sum().backward()
     assert torch.all(plain_loc.grad[zeroed.all(dim=0)] == 0)
+
+
+def test_shifted_soft_threshold_is_soft_threshold_at_zero_mean():
+    s = torch.linspace(-3.0, 3.0, 61)
+    torch.testing.assert_close(shifted_soft_threshold(s, 0.0, 0.7), soft_threshold(s, 0.7))
+    # Around a mean of 2: zero on [1.3, 2.7], the rest shifted by 0.7 towards 2.
+    out = shifted_soft_threshold(torch.tensor([1.0, 1.5, 2.0, 2.6, 3.0]), 2.0, 0.7)
+    torch.testing.assert_close(out, torch.tensor([1.7, 0.0, 0.0, 0.0, 2.3]))
+
+
+@settings(max_examples=20, deadline=None)
+@given(loc=st.floats(-3.0, 3.0), scale=st.floats(0.1, 2.0), threshold=st.floats(0.0, 3.0))
+def test_thresholded_laplace_is_spike_and_slab(loc, scale, threshold):
+    # Paper 003's analytic result: thresholding Laplace(μ, b) around μ gives
+    # zero with probability 1 − exp(−λ/b), else exactly Laplace(μ, b).
+    base = torch.distributions.Laplace(torch.tensor(loc, dtype=torch.float64),
+                                       torch.tensor(scale, dtype=torch.float64))
+    q = Thresholded(base, threshold)
+    z = q.sample((N_MC,), generator=torch.Generator().manual_seed(0))
+    on = z != 0
+    p = math.exp(-threshold / scale)
+    assert abs(float(q.probs) - p) < 1e-12
+    assert abs(float(on.double().mean()) - p) < 6 * math.sqrt(p * (1 - p) / N_MC) + 1e-9
+    if on.sum() < 1000:
+        return
+    slab = z[on]
+    # Mean μ (std b√2) and mean absolute deviation b (std b) of Laplace(μ, b).
+    n = slab.numel()
+    assert abs(float(slab.mean()) - loc) < 6 * scale * math.sqrt(2.0 / n)
+    assert abs(float((slab - loc).abs().mean()) - scale) < 6 * scale / math.sqrt(n)
+    # A Laplace has P(|z − μ| > b) = 1/e.
+    tail = float(((slab - loc).abs() > scale).double().mean())
+    assert abs(tail - math.exp(-1)) < 6 * math.sqrt(0.25 / n)
+
+
+def test_thresholded_gaussian_slab_probability():
+    base = torch.distributions.Normal(torch.tensor([0.0, 1.5]), torch.tensor([1.0, 0.5]))
+    q = Thresholded(base, 0.8)
+    z = q.sample((N_MC,), generator=torch.Generator().manual_seed(1))
+    expected = torch.tensor([math.erfc(0.8 / math.sqrt(2)), math.erfc(1.6 / math.sqrt(2))])
+    torch.testing.assert_close(q.probs, expected)
+    assert torch.all(((z != 0).double().mean(0) - expected).abs() < 0.005)
+    torch.testing.assert_close(q.mean, expected * base.mean)
 
 
 def test_straight_through_passes_threshold_gradient():
     threshold = torch.tensor(0.5, requires_grad=True)
     s = torch.tensor([-2.0, 0.1, 1.0])
-    straight_through_threshold(s, threshold).sum().backward()
+    straight_through_threshold(s, 0.0, threshold).sum().backward()
     assert float(threshold.grad) == 0.0  # −sign(s) on the two active units cancel
     threshold.grad = None
-    straight_through_threshold(s.abs(), threshold).sum().backward()
+    straight_through_threshold(s.abs(), 0.0, threshold).sum().backward()
     assert float(threshold.grad) == -2.0
+    threshold.grad = None
+    # Around a mean of 1: −2 and 0.1 are on, both below the mean (+1 each);
+    # 1.0 is at the mean, hence zero.
+    straight_through_threshold(s, torch.tensor(1.0), threshold).sum().backward()
+    assert float(threshold.grad) == 2.0
 
 
 def test_thresholded_kl_is_base_kl():
@@ -258,10 +311,16 @@ def test_transform_is_deterministic_and_truly_sparse(digits, params):
     if params["prior"] == "spike_slab":
         expected = np.where(post["gamma"].numpy() > 0.5, loc, 0.0)
     else:
+        # On where P(|s − μ| > λ) > ½: exp(−λ/σ) (Laplace), erfc(λ/(σ√2)) (Gaussian).
         lam = vsc.lam
         if params.get("learn_threshold"):
             lam = (post["gamma_shape"] / post["gamma_rate"]).numpy()
-        expected = np.sign(loc) * np.maximum(np.abs(loc) - lam, 0.0)
+        scale = post["scale"].numpy()
+        if params["prior"] == "thresholded_laplace":
+            on = np.exp(-lam / scale) > 0.5
+        else:
+            on = scale * np.sqrt(2.0) * erfcinv(0.5) > lam  # erfc(λ/(σ√2)) > ½
+        expected = np.where(on, loc, 0.0)
     np.testing.assert_allclose(codes, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -294,7 +353,7 @@ def test_inverse_transform_sample_and_components(digits):
 def test_sample_posterior_matches_the_posterior_in_closed_form(digits, prior):
     # Monte Carlo moments of the draws against the encoder's posterior parameters:
     # Gaussian mean and variance; spike-and-slab P(z != 0) = γ; thresholded
-    # Laplace P(z = 0) = P(|s| <= λ) from the Laplace CDF.
+    # Laplace P(z = 0) = P(|s − μ| <= λ) = 1 − exp(−λ/σ).
     X = digits[0][:200]
     vsc = _small(prior=prior, max_epochs=3).fit(X)
     n_draws = 4000
@@ -314,10 +373,15 @@ def test_sample_posterior_matches_the_posterior_in_closed_form(digits, prior):
         p = post["gamma"]
         frequency = (draws != 0).mean(0)
     else:
-        cdf = lambda t: np.where(t < loc, 0.5 * np.exp((t - loc) / scale),  # noqa: E731
-                                 1 - 0.5 * np.exp(-(t - loc) / scale))
-        p = cdf(vsc.lam) - cdf(-vsc.lam)
-        frequency = (draws == 0).mean(0)
+        p = np.exp(-vsc.lam / scale)
+        frequency = (draws != 0).mean(0)
+        # On the support the draws are Laplace(μ, σ): centred on μ.
+        on = draws != 0
+        slab_mean = np.where(on, draws, 0).sum(0) / np.maximum(on.sum(0), 1)
+        enough = on.sum(0) > 200
+        assert enough.any()
+        err = scale * np.sqrt(2.0 / np.maximum(on.sum(0), 1))
+        assert np.all(np.abs(slab_mean - loc)[enough] < 6 * err[enough])
     err = np.sqrt(p * (1 - p) / n_draws) + 1e-3
     assert np.all(np.abs(frequency - p) < 5 * err)
     assert 0 < (draws == 0).mean() < 1
