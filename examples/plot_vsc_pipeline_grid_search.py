@@ -10,8 +10,9 @@ like any other step's.  Here we learn sparse codes of the 8 × 8 digits with
 the default thresholded-Laplace prior (Fallah & Rozell, 2022), classify them
 with a logistic regression, and search over
 
-* ``lam`` — λ₀, the threshold of the shifted soft-threshold ``z = T_λ(s)``,
-  in units of the code: the larger, the more exact zeros;
+* ``lam`` — λ₀, the threshold of paper 003's shifted soft-threshold (a
+  sample within λ₀ of the posterior mean is zeroed), in units of the code:
+  the larger, the more exact zeros;
 * ``beta`` — β, the weight of the KL term in the training loss (β = 1 is the
   ELBO; larger pulls the posterior towards the sparse prior).
 
@@ -56,7 +57,7 @@ def code_sparsity(estimator, X, y=None):
     return fraction_zeros(estimator[:-1].transform(X))
 
 
-param_grid = {"vsc__lam": [0.1, 0.5, 1.5], "vsc__beta": [0.25, 1.0, 4.0]}
+param_grid = {"vsc__lam": [0.1, 0.3, 0.6], "vsc__beta": [0.25, 1.0, 4.0]}
 search = GridSearchCV(pipe, param_grid, cv=2,
                       scoring={"accuracy": "accuracy", "zeros": code_sparsity},
                       refit="accuracy")

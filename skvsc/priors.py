@@ -535,6 +535,29 @@ class Thresholded(Distribution):
     def mean(self):
         return self.probs * self.base.mean
 
+    @property
+    def median(self):
+        """Posterior median of ``z``: a soft-threshold of ``μ``, with exact zeros.
+
+        Zero unless ``γ > ½``; then ``sign(μ)·max(|μ| − t, 0)`` with ``t`` the
+        distance from ``μ`` of the slab's ``1 − 1/(2γ)`` quantile:
+        ``σ·log(γ/(2γ − 1))`` for a Laplace base, ``σ√2·erfinv(2 − 2γ) − λ``
+        for a Gaussian one.  ``t → 0`` (the median tends to ``μ``) as
+        ``λ → 0``.
+        """
+        loc, scale = self.base.mean, self.base.stddev
+        gamma = self.probs
+        on = gamma > 0.5
+        gamma_on = torch.where(on, gamma, torch.ones_like(gamma))  # keeps the logs finite
+        if isinstance(self.base, Laplace):
+            scale = self.base.scale
+            shrink = scale * torch.log(gamma_on / (2.0 * gamma_on - 1.0))
+        else:
+            shrink = scale * math.sqrt(2.0) * torch.erfinv(2.0 - 2.0 * gamma_on) - self.threshold
+        from .solvers import soft_threshold
+
+        return torch.where(on, soft_threshold(loc, shrink.clamp(min=0.0)), torch.zeros_like(loc))
+
     def _rsample_with(self, sample_shape, generator):
         s = rsample(self.base, sample_shape, generator)
         return straight_through_threshold(s, self.base.mean, self.threshold)

@@ -28,10 +28,10 @@ from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
 from .modules import Encoder, LinearDictionary, MLPDecoder
 from .priors import (
     SpikeAndSlab,
+    Thresholded,
     gamma_threshold_prior,
     rsample,
     shifted_soft_threshold,
-    slab_probability,
     straight_through_threshold,
 )
 from .solvers import soft_threshold
@@ -117,10 +117,12 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     factor rising linearly from 0.1 to 1 over ``warmup_steps`` iterations (the
     noise warm-up of paper 003); the KL always uses the full posterior.
 
-    ``transform`` is deterministic: ``μ·1[γ > ½]`` for the sparse priors —
-    the most probable support, with the slab's mean on it (thresholded
-    priors: ``γ`` from the posterior scale and ``λ``, the Gamma posterior's
-    mean when thresholds are learned) — and ``μ`` for the plain baselines.  Codes of the sparse
+    ``transform`` is deterministic: for thresholded priors the posterior
+    median of ``z`` — zero unless ``γ > ½`` and ``μ`` is far enough from zero,
+    else ``μ`` soft-thresholded by a distance that vanishes as ``λ → 0`` (with
+    learned thresholds ``λ`` is the Gamma posterior's mean); ``μ·1[γ > ½]``
+    for the spike-and-slab (the most probable support); ``μ`` for the plain
+    baselines.  Codes of the sparse
     priors contain exact zeros.  :meth:`sample_posterior` draws stochastic
     codes from ``q(z|x)`` instead (exact draws, without the training
     relaxations).
@@ -132,13 +134,13 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     prior : {"thresholded_laplace", "thresholded_gaussian", "spike_slab", \
 "laplace", "gaussian"}, default="thresholded_laplace"
         Prior and posterior family (see above).
-    lam : float, default=0.7
+    lam : float, default=0.5
         λ₀, the threshold of the thresholded priors, in units of the code (the
         prior's scale is ``prior_scale``): larger means sparser codes.  With a
         Laplace base and a fixed threshold, a unit of the prior is active with
-        probability ``exp(−lam/prior_scale)`` (one half at the defaults); a
-        unit of the posterior is active with probability ``exp(−lam/σ)``, so
-        the encoder switches a unit on by widening its posterior.  With ``learn_threshold=True``
+        probability ``exp(−lam/prior_scale)`` (0.61 at the defaults); a unit
+        of the posterior is active with probability ``exp(−lam/σ)``, so the
+        encoder switches a unit on by widening its posterior.  With ``learn_threshold=True``
         it is the mean of the Gamma prior on the thresholds.  Unused by the
         other priors.
     alpha : float, default=0.2
@@ -277,7 +279,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         n_components=None,
         *,
         prior="thresholded_laplace",
-        lam=0.7,
+        lam=0.5,
         alpha=0.2,
         beta=1.0,
         learn_threshold=False,
@@ -505,23 +507,22 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         if self.decoder == "linear" and self.normalize_decoder:
             self.module_.decoder.normalize_()
 
-    def _slab_probability(self, params):
-        """``P(z ≠ 0)`` under the posterior ``params`` (sparse priors only)."""
-        if self.prior == "spike_slab":
-            return params["gamma"]
+    def _thresholded_posterior(self, params):
+        """The posterior of a thresholded prior, with the Gamma mean as λ if learned."""
         if self._learned_threshold:
             threshold = params["gamma_shape"] / params["gamma_rate"]
         else:
             threshold = self.lam
-        return slab_probability(self._family(params["loc"], params["scale"]), threshold)
+        return Thresholded(self._family(params["loc"], params["scale"]), threshold)
 
     def _code(self, params):
         loc = params["loc"]
-        if not (self._thresholded or self.prior == "spike_slab"):
-            return loc
-        # Most probable support, the slab's mean (μ) on it.
-        on = self._slab_probability(params) > 0.5
-        return torch.where(on, loc, torch.zeros_like(loc))
+        if self._thresholded:
+            return self._thresholded_posterior(params).median
+        if self.prior == "spike_slab":
+            # Most probable support, the slab's mean on it.
+            return torch.where(params["gamma"] > 0.5, loc, torch.zeros_like(loc))
+        return loc
 
     def _encode(self, X):
         return self._code(self._posterior(X))

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy.special import erfcinv
+from scipy.special import erfc
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -175,6 +175,25 @@ def test_thresholded_laplace_is_spike_and_slab(loc, scale, threshold):
     assert abs(tail - math.exp(-1)) < 6 * math.sqrt(0.25 / n)
 
 
+@settings(max_examples=20, deadline=None)
+@given(loc=st.floats(-3.0, 3.0), scale=st.floats(0.1, 2.0), threshold=st.floats(0.0, 1.5),
+       laplace=st.booleans())
+def test_thresholded_median_matches_monte_carlo(loc, scale, threshold, laplace):
+    family = torch.distributions.Laplace if laplace else torch.distributions.Normal
+    q = Thresholded(family(torch.tensor(loc, dtype=torch.float64),
+                           torch.tensor(scale, dtype=torch.float64)), threshold)
+    z = q.sample((N_MC,), generator=torch.Generator().manual_seed(2))
+    median = float(q.median)
+    # The median splits the draws in half: at most ½ strictly below and
+    # strictly above it (up to Monte Carlo error, 6 standard errors).
+    tol = 6 * math.sqrt(0.25 / N_MC)
+    assert float((z < median).double().mean()) <= 0.5 + tol
+    assert float((z > median).double().mean()) <= 0.5 + tol
+    if median == 0.0:
+        return
+    assert math.copysign(1.0, median) == math.copysign(1.0, loc) and abs(median) <= abs(loc)
+
+
 def test_thresholded_gaussian_slab_probability():
     base = torch.distributions.Normal(torch.tensor([0.0, 1.5]), torch.tensor([1.0, 0.5]))
     q = Thresholded(base, 0.8)
@@ -291,9 +310,9 @@ def test_kl_warmup_anneals_the_training_kl_weight(digits):
 
 
 @pytest.mark.parametrize("params", [
-    dict(prior="thresholded_laplace"),
-    dict(prior="thresholded_gaussian", decoder="linear"),
-    dict(prior="thresholded_laplace", learn_threshold=True, n_draws=3),
+    dict(prior="thresholded_laplace", lam=0.2),
+    dict(prior="thresholded_gaussian", decoder="linear", lam=0.2),
+    dict(prior="thresholded_laplace", learn_threshold=True, n_draws=3, lam=0.2),
     dict(prior="spike_slab", alpha=0.1),
 ])
 def test_transform_is_deterministic_and_truly_sparse(digits, params):
@@ -311,16 +330,28 @@ def test_transform_is_deterministic_and_truly_sparse(digits, params):
     if params["prior"] == "spike_slab":
         expected = np.where(post["gamma"].numpy() > 0.5, loc, 0.0)
     else:
-        # On where P(|s − μ| > λ) > ½: exp(−λ/σ) (Laplace), erfc(λ/(σ√2)) (Gaussian).
+        # The posterior median of z: with γ = P(|s − μ| > λ) and F the slab's
+        # CDF, zero if (1 − γ) + γ·F(0) ≥ ½, else the slab's point where
+        # γ·F(t) + 1 − γ = ½ — by bisection here, not the closed form.
         lam = vsc.lam
         if params.get("learn_threshold"):
             lam = (post["gamma_shape"] / post["gamma_rate"]).numpy()
         scale = post["scale"].numpy()
         if params["prior"] == "thresholded_laplace":
-            on = np.exp(-lam / scale) > 0.5
+            gamma = np.exp(-lam / scale)
+            below = lambda t: 0.5 * np.exp(-np.abs(t - loc) / scale)  # noqa: E731  F(t), t < μ
         else:
-            on = scale * np.sqrt(2.0) * erfcinv(0.5) > lam  # erfc(λ/(σ√2)) > ½
-        expected = np.where(on, loc, 0.0)
+            gamma = erfc(lam / (scale * np.sqrt(2.0)))
+            below = lambda t: 0.5 * erfc((np.abs(t - loc) + lam) / (scale * np.sqrt(2.0))) / gamma  # noqa: E731
+        # By symmetry, work with |μ| and restore the sign.
+        sign, loc = np.sign(loc), np.abs(loc)
+        zero = (1 - gamma) + gamma * below(0.0) >= 0.5
+        low, high = np.zeros_like(loc), loc.copy()
+        for _ in range(60):
+            mid = 0.5 * (low + high)
+            too_low = (1 - gamma) + gamma * below(mid) < 0.5
+            low, high = np.where(too_low, mid, low), np.where(too_low, high, mid)
+        expected = np.where(zero, 0.0, sign * 0.5 * (low + high))
     np.testing.assert_allclose(codes, expected, rtol=1e-5, atol=1e-6)
 
 
