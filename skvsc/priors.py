@@ -545,12 +545,11 @@ class Thresholded(Distribution):
         for a Gaussian one.  ``t → 0`` (the median tends to ``μ``) as
         ``λ → 0``.
         """
-        loc, scale = self.base.mean, self.base.stddev
+        loc, scale = self.base.loc, self.base.scale
         gamma = self.probs
         on = gamma > 0.5
         gamma_on = torch.where(on, gamma, torch.ones_like(gamma))  # keeps the logs finite
         if isinstance(self.base, Laplace):
-            scale = self.base.scale
             shrink = scale * torch.log(gamma_on / (2.0 * gamma_on - 1.0))
         else:
             shrink = scale * math.sqrt(2.0) * torch.erfinv(2.0 - 2.0 * gamma_on) - self.threshold

@@ -122,10 +122,9 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     else ``μ`` soft-thresholded by a distance that vanishes as ``λ → 0`` (with
     learned thresholds ``λ`` is the Gamma posterior's mean); ``μ·1[γ > ½]``
     for the spike-and-slab (the most probable support); ``μ`` for the plain
-    baselines.  Codes of the sparse
-    priors contain exact zeros.  :meth:`sample_posterior` draws stochastic
-    codes from ``q(z|x)`` instead (exact draws, without the training
-    relaxations).
+    baselines.  Codes of the sparse priors contain exact zeros.
+    :meth:`sample_posterior` draws stochastic codes from ``q(z|x)`` instead
+    (exact draws, without the training relaxations).
 
     Parameters
     ----------
@@ -140,9 +139,9 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         Laplace base and a fixed threshold, a unit of the prior is active with
         probability ``exp(−lam/prior_scale)`` (0.61 at the defaults); a unit
         of the posterior is active with probability ``exp(−lam/σ)``, so the
-        encoder switches a unit on by widening its posterior.  With ``learn_threshold=True``
-        it is the mean of the Gamma prior on the thresholds.  Unused by the
-        other priors.
+        encoder switches a unit on by widening its posterior.  With
+        ``learn_threshold=True`` it is the mean of the Gamma prior on the
+        thresholds.  Unused by the other priors.
     alpha : float, default=0.2
         α, the slab probability of the spike-and-slab prior (``prior="spike_slab"``
         only): smaller means sparser codes.  Paper 004 uses 0.01–0.5.
