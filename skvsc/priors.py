@@ -18,6 +18,8 @@ from torch.distributions import Cauchy, Distribution, Laplace, Normal, constrain
 from torch.distributions.utils import broadcast_all
 from torch.distributions.kl import register_kl
 
+from .solvers import soft_threshold
+
 __all__ = [
     "make_prior",
     "kl_normal_laplace",
@@ -29,7 +31,6 @@ __all__ = [
     "rsample",
     "shifted_soft_threshold",
     "straight_through_threshold",
-    "slab_probability",
     "SpikeAndSlab",
     "kl_spike_slab",
     "Thresholded",
@@ -294,8 +295,7 @@ def rsample(distribution, sample_shape=(), generator=None):
     if isinstance(distribution, Normal):
         return distribution.loc + distribution.scale * _noise("normal", shape, generator, distribution.loc)
     if isinstance(distribution, Laplace):
-        u = _noise("uniform", shape, generator, distribution.loc) - 0.5
-        return distribution.loc - distribution.scale * torch.sign(u) * torch.log1p(-2.0 * u.abs())
+        return distribution.icdf(_noise("uniform", shape, generator, distribution.loc))
     if isinstance(distribution, torch.distributions.Gamma):
         concentration = distribution.concentration.expand(shape)
         # Drawn on the CPU (where the generator lives); autograd follows the copy.
@@ -332,8 +332,6 @@ def shifted_soft_threshold(s, loc, threshold):
     torch.Tensor
         ``h(s)``, with exact zeros.
     """
-    from .solvers import soft_threshold
-
     noise = s - loc
     shrunk = soft_threshold(noise, threshold)
     return torch.where(shrunk != 0, loc + shrunk, torch.zeros_like(shrunk))
@@ -366,30 +364,6 @@ def straight_through_threshold(s, loc, threshold):
     s_stopped = s.detach()
     loc = loc.detach() if torch.is_tensor(loc) else loc
     return s + shifted_soft_threshold(s_stopped, loc, threshold) - s_stopped
-
-
-def slab_probability(base, threshold):
-    """``P(|s − μ| > λ)`` for ``s ~ base``: the probability that a code is on.
-
-    ``exp(−λ/b)`` for ``Laplace(μ, b)``, ``erfc(λ/(σ√2))`` for ``N(μ, σ²)``.
-
-    Parameters
-    ----------
-    base : torch.distributions.Laplace or torch.distributions.Normal
-        Distribution of ``s``.
-    threshold : float or torch.Tensor
-        ``λ ≥ 0``.
-
-    Returns
-    -------
-    torch.Tensor
-        The slab probability, broadcast to the base's batch shape.
-    """
-    if isinstance(base, Laplace):
-        return torch.exp(-threshold / base.scale)
-    if isinstance(base, Normal):
-        return torch.erfc(threshold / (base.scale * math.sqrt(2.0)))
-    raise NotImplementedError(f"No slab probability for a {type(base).__name__} base.")
 
 
 class SpikeAndSlab(Distribution):
@@ -528,8 +502,13 @@ class Thresholded(Distribution):
 
     @property
     def probs(self):
-        """Slab probability ``P(z ≠ 0)``."""
-        return slab_probability(self.base, self.threshold)
+        """Slab probability ``P(z ≠ 0) = P(|s − μ| > λ)``.
+
+        ``exp(−λ/b)`` for a ``Laplace(μ, b)`` base, ``erfc(λ/(σ√2))`` for ``N(μ, σ²)``.
+        """
+        if isinstance(self.base, Laplace):
+            return torch.exp(-self.threshold / self.base.scale)
+        return torch.erfc(self.threshold / (self.base.scale * math.sqrt(2.0)))
 
     @property
     def mean(self):
@@ -553,8 +532,6 @@ class Thresholded(Distribution):
             shrink = scale * torch.log(gamma_on / (2.0 * gamma_on - 1.0))
         else:
             shrink = scale * math.sqrt(2.0) * torch.erfinv(2.0 - 2.0 * gamma_on) - self.threshold
-        from .solvers import soft_threshold
-
         return torch.where(on, soft_threshold(loc, shrink.clamp(min=0.0)), torch.zeros_like(loc))
 
     def _rsample_with(self, sample_shape, generator):

@@ -167,12 +167,11 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
     SVAE-Norm keeps 3.2× as many active units and learns localised, oriented
     (Gabor-like) atoms; the original SVAE's unused atoms shrink (median norm
     of all 450: 0.17), a few are PCA-like gratings and most are pixel noise.
-    Unlike Table 1,
-    the SVAE's MSE is below SVAE-Norm's: without the unit-norm constraint the
-    KL lets each *used* atom grow (to about its mean ``|code|`` over the
-    prior scale, median norm 2.2 here), which halves the L1 price its codes
-    pay, so it reconstructs better with fewer units (see the benchmarks page
-    for the measurements).  (SparseCoder uses λ = 0.3, not
+    Unlike Table 1, the SVAE's MSE is below SVAE-Norm's: without the unit-norm
+    constraint the KL lets each *used* atom grow (to about its mean ``|code|``
+    over the prior scale, median norm 2.2 here), which halves the L1 price its
+    codes pay, so it reconstructs better with fewer units (see the benchmarks
+    page for the measurements).  (SparseCoder uses λ = 0.3, not
     given by the paper.)  "Active" counts units whose ``|μ|`` exceeds 0.5 on
     some test patch (paper Fig. 5a); by the std > 0.5 criterion of §4.3 no
     unit is active at this data scale.

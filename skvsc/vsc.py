@@ -564,8 +564,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
             eps = torch.randn(shape, generator=generator).to(loc)
             return torch.where(uniform < params["gamma"], loc + scale * eps, torch.zeros_like(loc))
         if self._family is Laplace:
-            u = uniform - 0.5
-            s = loc - scale * torch.sign(u) * torch.log1p(-2.0 * u.abs())
+            s = Laplace(loc, scale).icdf(uniform)
         else:
             s = loc + scale * torch.randn(shape, generator=generator).to(loc)
         if not self._thresholded:

@@ -202,6 +202,9 @@ def test_thresholded_gaussian_slab_probability():
     torch.testing.assert_close(q.probs, expected)
     assert torch.all(((z != 0).double().mean(0) - expected).abs() < 0.005)
     torch.testing.assert_close(q.mean, expected * base.mean)
+    # The slab is symmetric about μ, so the draws' mean is γ·μ.
+    stderr = z.double().std(0) / math.sqrt(N_MC)
+    assert torch.all((z.double().mean(0) - q.mean.double()).abs() < 6 * stderr)
 
 
 def test_straight_through_passes_threshold_gradient():
