@@ -28,7 +28,9 @@ from .sparse_coding import SparseCoder  # noqa: E402
 from .svae import SVAE
 from .vdl import VarianceRegDictLearner
 from .vsc import VariationalSparseCoder
-from . import datasets, metrics, plotting  # public helper submodules
+from ._persistence import load
+from . import datasets, exceptions, metrics, plotting  # public helper submodules
 
-__all__ = ["SVAE", "SparseCoder", "VarianceRegDictLearner", "VariationalSparseCoder", "sparse_encode"]
+__all__ = ["SVAE", "SparseCoder", "VarianceRegDictLearner", "VariationalSparseCoder",
+           "load", "sparse_encode"]
 __version__ = "0.1.0"

@@ -1,30 +1,15 @@
 """The estimator engine shared by every skvsc model.
 
-Everything that is plumbing lives here, once: input validation, device and dtype
-handling, the local random generator, the mini-batch training loop with early
-stopping and divergence detection, batched ``transform``/``inverse_transform``
-and device-portable pickling.  An estimator subclasses :class:`SparseModelMixin`
-and writes only its model:
-
-``_build_module(n_features)``
-    Create ``self.module_`` (a ``torch.nn.Module``) on ``self.device_``; may set
-    other fitted state.  Called by ``fit`` and by the first ``partial_fit``.
-``_encode(X)`` / ``_decode(Z)``
-    Deterministic code of a float32 batch, and its reconstruction.
-``_batch_loss(X)``
-    Scalar training loss of a batch (lower is better).  The default
-    ``_train_step`` takes one optimiser step on it; models with another update
-    rule (alternating minimisation, online statistics) override ``_train_step``.
-``_score_samples(X)``
-    Per-sample score (higher is better) used by ``score``.
-
-Optional hooks: ``_make_optimizer`` (Adam on ``module_`` by default),
-``_after_step`` (e.g. project decoder columns), ``_validation_batch_loss``
-(the loss early stopping monitors; ``_batch_loss`` by default),
-``_begin_epoch``, ``_end_fit``, ``_init_from_data`` (data-dependent
-initialisation, called once after ``_build_module``).
+Everything that is plumbing lives here, once: input validation (dtype, float32
+range, layout), the local random generator, the mini-batch training loop with
+early stopping and divergence detection, transactional ``fit``/``partial_fit``,
+chunked ``transform``/``inverse_transform``/``score_samples``, warnings about
+unconverged or collapsed models, pickling and the weights-only ``save`` format.
+An estimator subclasses :class:`SparseModelMixin` and writes only its model:
+the hooks are declared, with their contracts, on that class.
 """
 
+import contextlib
 import copy
 import math
 import numbers
@@ -35,11 +20,16 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
-from sklearn.utils import check_array, check_random_state
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["SparseModelMixin", "GenerativeMixin", "resolve_device", "make_generator"]
+from ._utils import (check_float32_range, device_exists, is_finite, make_generator,
+                     resolve_device, to_cpu, to_device)
+from .exceptions import CollapsedCodesWarning, TrainingDivergedError
+
+__all__ = ["SparseModelMixin", "GenerativeMixin", "TRAINING_CONSTRAINTS"]
 
 # Parameters shared by every trained estimator, with the same meaning everywhere.
 TRAINING_CONSTRAINTS = {
@@ -49,117 +39,131 @@ TRAINING_CONSTRAINTS = {
     "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
     "tol": [Interval(numbers.Real, 0, None, closed="left")],
     "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+    "restore_best": ["boolean"],
     "device": [str],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
 }
 
-
-def resolve_device(device):
-    """Turn a user's ``device`` string into an available :class:`torch.device`.
-
-    Parameters
-    ----------
-    device : str
-        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
-        ``"cuda:N"`` or ``"mps"``.
-
-    Returns
-    -------
-    torch.device
-        The resolved device.
-
-    Raises
-    ------
-    ValueError
-        If the string names no device torch knows, or a device that this
-        machine does not have.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a valid device; use 'auto', 'cpu', 'cuda' "
-            "or 'cuda:N'."
-        ) from exc
-    if resolved.type == "cpu":
-        return resolved
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but CUDA is not available on this "
-                "machine; use device='cpu' or device='auto'."
-            )
-        index = resolved.index if resolved.index is not None else 0
-        if index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} does not exist: this machine has "
-                f"{torch.cuda.device_count()} CUDA device(s)."
-            )
-        return torch.device("cuda", index)
-    if resolved.type == "mps" and torch.backends.mps.is_available():
-        return resolved
-    raise ValueError(
-        f"device={device!r} is not available on this machine; use 'auto', 'cpu' "
-        "or an existing 'cuda:N'."
-    )
-
-
-def _device_exists(device):
-    if device.type == "cpu":
-        return True
-    try:
-        resolve_device(str(device))
-    except ValueError:
-        return False
-    return True
-
-
-def make_generator(random_state, device="cpu"):
-    """A local :class:`torch.Generator` seeded from a scikit-learn ``random_state``.
-
-    The global torch seed is never touched, so fitting an estimator does not
-    change the random stream of the user's other code.
-
-    Parameters
-    ----------
-    random_state : int, RandomState instance or None
-        As everywhere in scikit-learn.
-    device : str or torch.device, default="cpu"
-        Device of the generator.
-
-    Returns
-    -------
-    torch.Generator
-        A freshly seeded generator.
-    """
-    seed = int(check_random_state(random_state).randint(0, 2**31 - 1))
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
-    return generator
-
-
 # Training data up to this size is moved to the model's device in one piece.
 _DEVICE_DATA_BYTES = 2**31
-
-
-class TrainingDivergedError(FloatingPointError):
-    """Raised when the training loss stops being finite."""
+# transform / inverse_transform / score_samples work on chunks of this many
+# rows: memory peaks at the output plus one chunk's intermediates.
+_CHUNK_ROWS = 2048
+# A finite loss that grows past its first value by this factor (and by at
+# least this many units) is a divergence, not a bad epoch: no model of this
+# package legitimately multiplies its training loss by a million.
+_BLOWUP_FACTOR = 1e6
+# The collapse check encodes at most this many training samples.
+_COLLAPSE_CHECK_ROWS = 2048
+# Seed of the fixed noise behind a deterministic validation loss.
+_VALIDATION_SEED = 0
 
 
 class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
-    """Engine for the skvsc estimators (see the module docstring for the hooks).
+    """Engine for the skvsc estimators.
 
     Subclasses also inherit from :class:`sklearn.base.BaseEstimator` and declare
     the parameters they use in ``__init__``; the engine reads ``batch_size``,
     ``max_epochs``, ``learning_rate``, ``validation_fraction``, ``tol``,
-    ``n_iter_no_change``, ``device``, ``random_state`` and ``verbose``.
+    ``n_iter_no_change``, ``restore_best``, ``device``, ``random_state`` and
+    ``verbose`` (constraints in ``TRAINING_CONSTRAINTS``).
+
+    **Required hooks** (they raise ``NotImplementedError`` here):
+    ``_build_module``, ``_encode``, ``_decode``, ``_batch_loss``,
+    ``_score_samples`` and ``_atoms``.  **Optional hooks**, with working
+    defaults: ``_check_training_data``, ``_init_from_data``,
+    ``_make_optimizers``, ``_train_step``, ``_after_step``,
+    ``_validation_batch_loss``, ``_end_fit`` and the class attributes
+    ``_divergence_hint`` and ``_collapse_hint``.
+
+    **State.**  ``fit`` and ``partial_fit`` are transactions: any exception
+    raised inside them (bad data, divergence, ``KeyboardInterrupt``, an error
+    in a hook) restores the estimator exactly as it was.  Hooks may set new
+    attributes freely; they change modules, optimisers and the generator in
+    place, and replace (never mutate) other tensors and arrays.
     """
 
     #: Hint appended to the divergence error; subclasses name their own knobs.
     _divergence_hint = "lower `learning_rate` or change `lam`/`beta`"
+    #: Hint of the collapse warning: the knobs that bring codes back.
+    _collapse_hint = "lower `lam` or train longer (`max_epochs`)"
+    #: Whether the codes have exact zeros (the collapse check counts them).
+    _exact_zero_codes = True
+
+    # ------------------------------------------------------ required hooks
+    def _build_module(self, n_features):
+        """Create ``self.module_`` (a ``torch.nn.Module``) on ``self.device_``,
+        drawing any randomness from ``self._generator``; may set other fitted
+        state.  Called by ``fit`` and by the first ``partial_fit``."""
+        raise NotImplementedError
+
+    def _encode(self, X):
+        """Deterministic codes of a float32 batch on the device."""
+        raise NotImplementedError
+
+    def _decode(self, Z):
+        """Reconstruction (the likelihood's mean) of a batch of codes."""
+        raise NotImplementedError
+
+    def _batch_loss(self, X):
+        """Scalar training loss of a batch (lower is better); the default
+        ``_train_step`` takes one step of every optimiser on it."""
+        raise NotImplementedError
+
+    def _score_samples(self, X):
+        """Per-sample score of a batch (higher is better), used by ``score``."""
+        raise NotImplementedError
+
+    def _atoms(self):
+        """Tensor of shape (n_components, n_features) behind ``components_``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------ optional hooks
+    def _check_training_data(self, X):
+        """Raise ``ValueError`` if the validated ndarray ``X`` cannot be
+        trained on (e.g. outside a likelihood's support).  Runs before any
+        state changes."""
+
+    def _init_from_data(self, X):
+        """Data-dependent initialisation after ``_build_module`` (e.g. input
+        scaling statistics); ``X`` is the validated training ndarray."""
+
+    def _make_optimizers(self):
+        """A dict of named optimisers; Adam on every trainable parameter of
+        ``module_`` by default, empty when there is none."""
+        params = [p for p in self.module_.parameters() if p.requires_grad]
+        if not params:
+            return {}
+        return {"module": torch.optim.Adam(params, lr=self.learning_rate)}
+
+    def _train_step(self, X):
+        """One step of every optimiser on ``_batch_loss``; returns the loss as
+        a float.  Models with another update rule override it."""
+        for optimizer in self._optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+        loss = self._batch_loss(X)
+        loss.backward()
+        for optimizer in self._optimizers.values():
+            optimizer.step()
+        self._after_step()
+        return loss.item()
+
+    def _after_step(self):
+        """Called after every training step (e.g. project decoder columns)."""
+
+    def _validation_batch_loss(self, X):
+        """Mean loss of a held-out batch, monitored by early stopping; runs
+        with a generator of fixed seed, so it is deterministic."""
+        return self._batch_loss(X)
+
+    def _end_fit(self):
+        """Called when ``fit`` or ``partial_fit`` finishes training."""
+
+    @property
+    def _learns(self):
+        """Whether ``fit`` trains anything (False for a fixed dictionary)."""
+        return True
 
     # ------------------------------------------------------------------ data
     def __sklearn_tags__(self):
@@ -170,68 +174,106 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 
     @property
     def _n_features_out(self):
-        return self.components_.shape[0]
+        return self._atoms().shape[0]
+
+    @property
+    def components_(self):
+        """ndarray of shape (n_components, n_features): the atoms, a copy in
+        the training data's float dtype."""
+        check_is_fitted(self, "module_")
+        with torch.no_grad():
+            return np.array(self._atoms().detach().cpu().numpy(), dtype=self._dtype)
 
     def _validate_X(self, X, *, reset):
-        """Validated 2-D float ndarray; sets ``n_features_in_`` when ``reset``."""
-        return validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_min_samples=1,
-        )
+        """Validated 2-D float ndarray within float32 range; sets
+        ``n_features_in_`` (and feature names) when ``reset``."""
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
+                          ensure_min_samples=1)
+        check_float32_range(X, "X")
+        return X
 
     def _to_tensor(self, X, device=None):
-        """Float32 tensor on ``device`` (default ``device_``), copying at most once.
+        """Contiguous float32 tensor on ``device`` (default ``device_``).
 
-        Read-only arrays (memmaps) are copied because torch cannot wrap them.
+        Copies at most once; read-only arrays (memmaps) and negative strides
+        are copied because ``torch.from_numpy`` cannot wrap them.
         """
         X = np.asarray(X)
-        if X.dtype != np.float32 or not X.flags.writeable:
-            X = X.astype(np.float32)
+        if X.dtype != np.float32 or not X.flags.writeable or not X.flags.c_contiguous:
+            X = np.ascontiguousarray(X, dtype=np.float32)
+            if not X.flags.writeable:
+                X = X.copy()
         return torch.from_numpy(X).to(self.device_ if device is None else device)
 
-    def _batched(self, function, X, batch_size=None):
-        """Apply ``function`` (tensor -> tensor) to ``X`` in batches.
+    def _chunked(self, function, X, dtype=None):
+        """``function`` (tensor -> tensor) applied to ``X`` chunk by chunk.
 
-        Memory stays bounded whatever ``len(X)`` is; the result is a numpy array
-        of ``X``'s float dtype.
+        The result is filled into one preallocated array of ``dtype``
+        (default ``X``'s), so memory peaks at the output plus one chunk.
         """
-        batch_size = batch_size or max(self.batch_size, 1024)
-        outputs = []
+        dtype = X.dtype if dtype is None else dtype
+        out = None
         with torch.no_grad():
-            for start in range(0, X.shape[0], batch_size):
-                out = function(self._to_tensor(X[start : start + batch_size]))
-                outputs.append(out.detach().cpu().numpy())
-        return np.concatenate(outputs).astype(X.dtype, copy=False)
+            for start in range(0, X.shape[0], _CHUNK_ROWS):
+                value = function(self._to_tensor(X[start:start + _CHUNK_ROWS]))
+                value = value.detach().cpu().numpy()
+                if out is None:
+                    out = np.empty((X.shape[0], *value.shape[1:]), dtype=dtype)
+                out[start:start + len(value)] = value
+        return out
+
+    # ---------------------------------------------------------- transactions
+    @contextlib.contextmanager
+    def _transaction(self):
+        """Undo every change to ``self`` if the body raises (anything at all).
+
+        Snapshot: the attribute dict (shallow), the weights and buffers of
+        modules, the optimisers' state, the generator's state and ``history_``
+        — what training changes in place.  Cost: one copy of the weights and
+        optimiser moments per call, measured in the closing note of issue 13.
+        """
+        attributes = dict(vars(self))
+        saved = []
+        for value in attributes.values():
+            values = value.values() if isinstance(value, dict) else (value,)
+            for item in values:
+                if isinstance(item, torch.nn.Module):
+                    saved.append((item, {k: v.clone() for k, v in item.state_dict().items()}))
+                elif isinstance(item, torch.optim.Optimizer):
+                    saved.append((item, copy.deepcopy(item.state_dict())))
+                elif isinstance(item, torch.Generator):
+                    saved.append((item, item.get_state()))
+        history = copy.deepcopy(attributes.get("history_"))
+        try:
+            yield
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(attributes)
+            if history is not None:
+                self.history_ = history
+            for item, state in saved:
+                if isinstance(item, torch.Generator):
+                    item.set_state(state)
+                else:
+                    item.load_state_dict(state)
+            raise
 
     # ----------------------------------------------------------------- setup
     def _setup_fit(self, X, device):
         """Set the device and the generator, and build a fresh module."""
         self.device_ = device
+        self._dtype = X.dtype
         self._generator = make_generator(self.random_state)
         self.history_ = {"train_loss": [], "validation_loss": [], "time": []}
         self.n_iter_ = 0
         self.n_steps_ = 0
         self._build_module(X.shape[1])
         self._init_from_data(X)
-        self._optimizer = self._make_optimizer()
-
-    def _init_from_data(self, X):
-        """Hook: data-dependent initialisation after ``_build_module`` (e.g.
-        input scaling statistics); ``X`` is the validated training ndarray."""
-
-    def _make_optimizer(self):
-        """Adam on every parameter of ``module_`` (None when it has none)."""
-        params = [p for p in self.module_.parameters() if p.requires_grad]
-        if not params:
-            return None
-        return torch.optim.Adam(params, lr=self.learning_rate)
+        self._optimizers = self._make_optimizers()
 
     # ---------------------------------------------------------- training loop
-    def _fit_epochs(self, X, max_epochs, validation_fraction):
-        """Run the mini-batch loop on validated ``X``; returns ``self``."""
+    def _fit_epochs(self, X, max_epochs, validation_fraction, *, warn=True):
+        """Run the mini-batch loop on validated ``X``."""
         n_samples = X.shape[0]
         n_validation = int(round(validation_fraction * n_samples))
         if validation_fraction > 0 and n_samples - max(n_validation, 1) >= 1:
@@ -248,94 +290,127 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         n_train = X_train.shape[0]
         batch_size = min(self.batch_size, n_train)
 
-        best_loss, best_state, epochs_no_improve = math.inf, None, 0
+        best_loss, best_epoch, best_state, epochs_no_improve = math.inf, 0, None, 0
+        first_loss = None
+        stopped_early = False
         progress = _Progress(max_epochs, self.verbose, type(self).__name__)
         for epoch in range(max_epochs):
             start = time.perf_counter()
             self.module_.train()
-            self._begin_epoch(epoch)
             permutation = torch.randperm(n_train, generator=self._generator).to(storage)
-            total, count = 0.0, 0
+            total = 0.0
             for begin in range(0, n_train, batch_size):
-                index = permutation[begin : begin + batch_size]
+                index = permutation[begin:begin + batch_size]
                 batch = X_train[index].to(self.device_, non_blocking=True)
-                loss = float(self._train_step(batch))
-                self.n_steps_ += 1
-                if not math.isfinite(loss):
-                    self._raise_diverged(epoch, f"the training loss became {loss}")
+                loss = self._checked_step(batch, epoch)
+                if first_loss is None:
+                    first_loss = loss
+                elif loss > first_loss + _BLOWUP_FACTOR * max(abs(first_loss), 1.0):
+                    self._raise_diverged(
+                        epoch, f"the training loss blew up from {first_loss:.4g} to {loss:.4g}")
                 total += loss * len(index)
-                count += len(index)
-            if not all(bool(torch.isfinite(t).all()) for t in self.module_.state_dict().values()):
+            if not is_finite(self.module_.state_dict().values()):
                 self._raise_diverged(epoch, "the model's weights stopped being finite")
-            train_loss = total / count
+            train_loss = total / n_train
             self.module_.eval()
             monitored = train_loss
             if X_validation is not None:
                 monitored = self._validation_loss(X_validation)
+                if not math.isfinite(monitored):
+                    self._raise_diverged(epoch, f"the validation loss became {monitored}")
                 self.history_["validation_loss"].append(monitored)
             self.history_["train_loss"].append(train_loss)
             self.history_["time"].append(time.perf_counter() - start)
             self.n_iter_ += 1
             progress.update(epoch, train_loss, monitored if X_validation is not None else None)
 
-            if monitored < best_loss - self.tol * max(abs(best_loss), 1e-12) or not math.isfinite(best_loss):
-                best_loss, epochs_no_improve = monitored, 0
-                if X_validation is not None:
-                    best_state = copy.deepcopy(self.module_.state_dict())
+            if epoch == 0 or monitored < best_loss - self.tol * max(abs(best_loss), 1e-12):
+                best_loss, best_epoch, epochs_no_improve = monitored, epoch, 0
+                if X_validation is not None and self.restore_best:
+                    best_state = {k: v.clone() for k, v in self.module_.state_dict().items()}
             else:
                 epochs_no_improve += 1
                 if epochs_no_improve >= self.n_iter_no_change:
+                    stopped_early = True
                     break
         progress.close()
-        if best_state is not None:
+        self.best_epoch_ = self.n_iter_ - (epoch - best_epoch)
+        self.best_loss_ = best_loss
+        if best_state is not None and best_epoch != epoch:
             # Early stopping keeps the epoch with the best validation loss.
             self.module_.load_state_dict(best_state)
-        self._end_fit()
-        return self
+        if warn and max_epochs > 1 and not stopped_early and epochs_no_improve == 0:
+            what = "validation" if X_validation is not None else "training"
+            warnings.warn(
+                f"{type(self).__name__} stopped at max_epochs={max_epochs} while its "
+                f"{what} loss was still improving (by more than tol={self.tol:g} "
+                "relative in the last epoch); raise max_epochs for a converged model.",
+                ConvergenceWarning,
+                stacklevel=4,  # _fit_epochs, fit, sklearn's _fit_context, the caller
+            )
 
-    def _end_fit(self):
-        """Hook called when ``fit`` or ``partial_fit`` finishes training."""
+    def _checked_step(self, batch, epoch):
+        """``_train_step`` with every numerical failure named a divergence."""
+        try:
+            loss = float(self._train_step(batch))
+        except ValueError as exc:
+            # Validated data cannot make a step fail; non-finite network
+            # outputs can (torch.distributions rejects a NaN loc or scale).
+            if "Expected parameter" in str(exc) or not is_finite(self.module_.parameters()):
+                self._raise_diverged(epoch, f"a distribution got non-finite parameters ({exc})")
+            raise
+        self.n_steps_ += 1
+        if not math.isfinite(loss):
+            self._raise_diverged(epoch, f"the training loss became {loss}")
+        return loss
 
     def _raise_diverged(self, epoch, what):
         raise TrainingDivergedError(
             f"{type(self).__name__} diverged at epoch {epoch + 1}: {what}. Likely "
             f"cause: the step is too large for this data; {self._divergence_hint}, "
-            "or scale X."
+            "or scale X. The estimator is unchanged."
         )
 
-    def _begin_epoch(self, epoch):
-        """Hook called at the start of every epoch (schedules, warm-ups)."""
-
-    def _train_step(self, X):
-        """One optimiser step on ``_batch_loss``; returns the loss as a float."""
-        self._optimizer.zero_grad(set_to_none=True)
-        loss = self._batch_loss(X)
-        loss.backward()
-        self._optimizer.step()
-        self._after_step()
-        return loss.item()
-
-    def _after_step(self):
-        """Hook called after every optimiser step (e.g. column normalisation)."""
-
     def _validation_loss(self, X):
-        """Mean ``_validation_batch_loss`` over ``X`` (a validated ndarray)."""
-        total = 0.0
-        batch_size = max(self.batch_size, 1024)
-        with torch.no_grad():
-            for start in range(0, X.shape[0], batch_size):
-                batch = self._to_tensor(X[start : start + batch_size])
-                total += float(self._validation_batch_loss(batch)) * batch.shape[0]
-        return total / X.shape[0]
+        """Mean ``_validation_batch_loss`` over ``X``, with fixed noise.
 
-    def _validation_batch_loss(self, X):
-        """Mean loss of a held-out batch, monitored by early stopping."""
-        return self._batch_loss(X)
+        The training generator is swapped for one of fixed seed, so that a
+        stochastic loss (a VAE's sampled ELBO) gives the same value for the
+        same model and early stopping compares models, not noise draws.
+        """
+        generator, self._generator = self._generator, make_generator(_VALIDATION_SEED)
+        try:
+            losses = self._chunked(
+                lambda batch: self._validation_batch_loss(batch).reshape(1).expand(len(batch)),
+                X, dtype=np.float64)
+        finally:
+            self._generator = generator
+        return float(losses.mean())
+
+    def _warn_if_collapsed(self, X):
+        """Warn when the codes of (a sample of) the training data are all zero,
+        or when most units are never active on it."""
+        codes = self._chunked(self._encode, X[:_COLLAPSE_CHECK_ROWS], dtype=np.float32)
+        active = np.abs(codes) > (0.0 if self._exact_zero_codes else 1e-3)
+        if not active.any():
+            warnings.warn(
+                f"{type(self).__name__}: every code of the training data is zero, "
+                f"so the codes carry no information; {self._collapse_hint}.",
+                CollapsedCodesWarning, stacklevel=4)
+        elif active.any(axis=0).mean() < 0.5:
+            n_dead = int((~active.any(axis=0)).sum())
+            warnings.warn(
+                f"{type(self).__name__}: {n_dead} of {codes.shape[1]} units are never "
+                f"active on the training data; {self._collapse_hint}, or use fewer "
+                "n_components.", CollapsedCodesWarning, stacklevel=4)
 
     # ------------------------------------------------------------ public API
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the model on ``X`` (mini-batches, at most ``max_epochs`` passes).
+
+        A transaction: if anything fails (invalid data, divergence, an
+        interrupt), the estimator is left exactly as it was.
 
         Parameters
         ----------
@@ -349,15 +424,24 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         self : object
             The fitted estimator.
         """
-        # Everything that can fail is checked before any fitted state changes.
-        device = resolve_device(self.device)
-        X = self._validate_X(X, reset=True)
-        self._setup_fit(X, device)
-        return self._fit_epochs(X, self.max_epochs, self.validation_fraction)
+        with self._transaction():
+            device = resolve_device(self.device)
+            X = self._validate_X(X, reset=True)
+            self._check_training_data(X)
+            self._setup_fit(X, device)
+            if self._learns:
+                self._fit_epochs(X, self.max_epochs, self.validation_fraction)
+            self._end_fit()
+            if self._learns:
+                self._warn_if_collapsed(X)
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """Update the model with one pass over ``X`` (fits it on the first call).
+
+        A transaction, as :meth:`fit`: one call either completes or changes
+        nothing.
 
         Parameters
         ----------
@@ -371,18 +455,22 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         self : object
             The updated estimator.
         """
-        first_call = not hasattr(self, "module_")
-        if first_call:
-            device = resolve_device(self.device)
-        X = self._validate_X(X, reset=first_call)
-        if first_call:
-            self._setup_fit(X, device)
-        elif getattr(self, "_optimizer", None) is None:
-            self._optimizer = self._make_optimizer()
-        if getattr(self, "_generator", None) is None:
-            self._generator = make_generator(self.random_state)
-        # One epoch over X, without a validation split.
-        return self._fit_epochs(X, 1, validation_fraction=0.0)
+        with self._transaction():
+            first_call = not hasattr(self, "module_")
+            device = resolve_device(self.device) if first_call else self.device_
+            X = self._validate_X(X, reset=first_call)
+            self._check_training_data(X)
+            if first_call:
+                self._setup_fit(X, device)
+            if getattr(self, "_optimizers", None) is None:  # e.g. after unpickling
+                self._optimizers = self._make_optimizers()
+            if getattr(self, "_generator", None) is None:
+                self._generator = make_generator(self.random_state)
+            if self._learns:
+                # One epoch over X, without a validation split.
+                self._fit_epochs(X, 1, validation_fraction=0.0, warn=False)
+            self._end_fit()
+        return self
 
     def transform(self, X):
         """Encode ``X`` into its sparse codes.
@@ -397,10 +485,10 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         ndarray of shape (n_samples, n_components)
             Deterministic codes, in ``X``'s float dtype.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "module_")
         X = self._validate_X(X, reset=False)
         self.module_.eval()
-        return self._batched(self._encode, X)
+        return self._chunked(self._encode, X)
 
     def inverse_transform(self, X):
         """Reconstruct data from codes.
@@ -415,15 +503,16 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         ndarray of shape (n_samples, n_features)
             Reconstructions, in the codes' float dtype.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "module_")
         Z = check_array(X, dtype=[np.float64, np.float32])
         if Z.shape[1] != self._n_features_out:
             raise ValueError(
                 f"X has {Z.shape[1]} features (codes), but {type(self).__name__} "
                 f"expects {self._n_features_out} (n_components)."
             )
+        check_float32_range(Z, "the codes")
         self.module_.eval()
-        return self._batched(self._decode, Z)
+        return self._chunked(self._decode, Z)
 
     def score_samples(self, X):
         """Per-sample score: higher is better (see the estimator's ``score``).
@@ -438,10 +527,10 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         ndarray of shape (n_samples,)
             Score of each sample.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "module_")
         X = self._validate_X(X, reset=False)
         self.module_.eval()
-        return self._batched(self._score_samples, X)
+        return self._chunked(self._score_samples, X)
 
     def score(self, X, y=None):
         """Mean per-sample score of ``X`` (higher is better).
@@ -458,23 +547,48 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         float
             ``score_samples(X).mean()``.
         """
-        return float(np.mean(self.score_samples(X)))
+        return float(np.mean(self.score_samples(X), dtype=np.float64))
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path):
+        """Save the fitted estimator in skvsc's weights-only format.
+
+        Unlike pickle or joblib files, the file holds only parameters (as
+        JSON) and tensors, and :func:`skvsc.load` reads it with
+        ``torch.load(weights_only=True)``: loading it runs no code from the
+        file.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file (conventionally ``*.skvsc``).
+
+        Returns
+        -------
+        self : object
+            The estimator, unchanged.
+        """
+        from ._persistence import save_estimator
+
+        check_is_fitted(self, "module_")
+        save_estimator(self, path)
+        return self
 
     # -------------------------------------------------------------- pickling
     def __getstate__(self):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
         state = dict(state)
-        # Optimiser and generator hold device-bound references; they are
-        # rebuilt lazily by partial_fit after loading.
-        state.pop("_optimizer", None)
+        # Optimisers and generator hold device-bound references; partial_fit
+        # rebuilds them lazily after loading.
+        state.pop("_optimizers", None)
         state.pop("_generator", None)
         for key, value in list(state.items()):
-            state[key] = _to_cpu(value)
+            state[key] = to_cpu(value)
         return state
 
     def __setstate__(self, state):
         device = state.get("device_")
-        if device is not None and not _device_exists(device):
+        if device is not None and not device_exists(device):
             warnings.warn(
                 f"{type(self).__name__} was fitted on {device}, which does not exist "
                 "on this machine; its weights are loaded on the CPU.",
@@ -483,7 +597,7 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             )
             state["device_"] = device = torch.device("cpu")
         if device is not None:
-            state = {key: _to_device(value, device) for key, value in state.items()}
+            state = {key: to_device(value, device) for key, value in state.items()}
         if hasattr(super(), "__setstate__"):
             super().__setstate__(state)
         else:
@@ -571,21 +685,7 @@ class GenerativeMixin:
         def draw(batch):
             return self._posterior_draws(batch, n_draws, generator).transpose(0, 1)
 
-        return np.ascontiguousarray(self._batched(draw, X).transpose(1, 0, 2))
-
-
-def _to_cpu(value):
-    if isinstance(value, torch.nn.Module):
-        return copy.deepcopy(value).to("cpu")
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    return value
-
-
-def _to_device(value, device):
-    if isinstance(value, (torch.nn.Module, torch.Tensor)):
-        return value.to(device)
-    return value
+        return np.ascontiguousarray(self._chunked(draw, X).transpose(1, 0, 2))
 
 
 class _Progress:

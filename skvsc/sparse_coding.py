@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array
 
 from ._base import TRAINING_CONSTRAINTS, SparseModelMixin
+from ._scoring import batched_per_sample, masked_cv_score, masked_lasso_predictions
 from .solvers import fista, lasso_energy
 
 __all__ = ["SparseCoder"]
@@ -99,6 +100,10 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         an improvement.
     n_iter_no_change : int, default=2
         Early stopping: epochs without improvement before stopping.
+    restore_best : bool, default=True
+        With a validation split, end with the weights of the epoch whose
+        validation loss was lowest (``best_epoch_``); False keeps the last
+        epoch's.
     device : str, default="auto"
         ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
     random_state : int, RandomState instance or None, default=None
@@ -122,6 +127,11 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         Device the model lives on.
     history_ : dict
         Per-epoch ``train_loss`` (mean energy), ``validation_loss`` and ``time``.
+    best_epoch_ : int
+        Epoch (1-based) with the lowest monitored loss: the validation loss with
+        a validation split, else the training loss.
+    best_loss_ : float
+        That loss.
 
     See Also
     --------
@@ -181,6 +191,7 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         validation_fraction=0.0,
         tol=1e-4,
         n_iter_no_change=2,
+        restore_best=True,
         device="auto",
         random_state=None,
         verbose=0,
@@ -198,6 +209,7 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.restore_best = restore_best
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -222,8 +234,12 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         atoms = torch.randn(n_components, n_features, generator=self._generator)
         return atoms / torch.linalg.vector_norm(atoms, dim=1, keepdim=True)
 
-    def _make_optimizer(self):
-        return None  # both dictionary updates are written out below
+    def _make_optimizers(self):
+        return {}  # both dictionary updates are written out below
+
+    @property
+    def _learns(self):
+        return self.dictionary is None
 
     def _refresh_gram(self, exact=True):
         """Gram matrix and Lipschitz constant of the current atoms.
@@ -249,9 +265,8 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         self._top_vector = vector
         self._lipschitz = max(float(vector @ gram @ vector) * _POWER_MARGIN, 1e-12)
 
-    @property
-    def components_(self):
-        return self.module_.atoms.detach().cpu().numpy()
+    def _atoms(self):
+        return self.module_.atoms
 
     def _codes(self, X, init=None, tol=None, max_iter=None):
         atoms = self.module_.atoms
@@ -277,15 +292,20 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         return Z @ self.module_.atoms
 
     def _score_samples(self, X):
-        return -lasso_energy(X, self._exact_codes(X), self.module_.atoms, self.lam)
+        # Masked-feature cross-validation (see ``score``).
+        prediction = masked_lasso_predictions(
+            X, self.module_.atoms, self.lam, positive=self.positive_code,
+            max_iter=self.code_max_iter, tol=self.code_tol)
+        return masked_cv_score(X, prediction)
+
+    def _energy_samples(self, X):
+        return lasso_energy(X, self._exact_codes(X), self.module_.atoms, self.lam)
 
     def _batch_loss(self, X):
         return lasso_energy(X, self._exact_codes(X), self.module_.atoms, self.lam).mean()
 
     # -------------------------------------------------------------- learning
     def _train_step(self, X):
-        if self.dictionary is not None:
-            return self._batch_loss(X).item()
         with torch.no_grad():
             Z = self._codes(X, tol=None, max_iter=min(self.code_max_iter, _TRAIN_ITERS))
             energy = lasso_energy(X, Z, self.module_.atoms, self.lam).mean().item()
@@ -321,12 +341,18 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         return False
 
     def _restart_atoms(self, unused, X, Z):
-        # Atoms no code has used yet restart on the worst-reconstructed samples.
+        # Unused atoms restart on the worst-reconstructed samples' residuals
+        # (online dictionary learning's restart); where a residual is zero
+        # (e.g. constant data) the atom keeps its direction, so no atom ever
+        # ends with zero norm.
         atoms = self.module_.atoms
         residual = X - Z @ atoms
-        worst = torch.argsort(residual.pow(2).sum(dim=1), descending=True)
+        sq_norms = residual.pow(2).sum(dim=1)
+        worst = torch.argsort(sq_norms, descending=True)
         index = torch.nonzero(unused).flatten()[: len(worst)]
-        atoms[index] = residual[worst[: len(index)]]
+        worst = worst[: len(index)]
+        nonzero = sq_norms[worst] > 0
+        atoms[index[nonzero]] = residual[worst[nonzero]]
         _normalize_rows(atoms)
 
     def _end_fit(self):
@@ -334,7 +360,22 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
 
     # ------------------------------------------------------------ public API
     def score(self, X, y=None):
-        """Mean negative energy ``−(½‖x − zD‖² + λ‖z‖₁)`` of FISTA codes.
+        """Masked-feature cross-validation: how well each feature is predicted from the others.
+
+        The features are split into 4 folds by a fixed permutation.  For each
+        fold, every sample is encoded by FISTA from the other features only
+        (the atoms restricted to them, L1 weight ``lam·|O|/d`` for ``|O|`` of
+        ``d`` features observed, so the codes shrink as the full problem's
+        do), and the held-out fold is predicted by ``z D``.  The score is
+        ``−½‖x − x̂‖²``, the squared error of these out-of-fold predictions
+        summed over all features, averaged over the samples.  Unlike the
+        energy it contains no λ-penalty: too small a ``lam`` fits noise and
+        predicts held-out features badly, too large a ``lam`` shrinks the codes
+        away, so unsupervised :class:`~sklearn.model_selection.GridSearchCV`
+        over ``lam`` (or ``n_components``) picks a value in between.  It is
+        deterministic and per sample (:meth:`score_samples` gives the
+        per-sample values); it costs about four :meth:`transform` calls.  The
+        training objective is available as :meth:`energy`.
 
         Parameters
         ----------
@@ -346,9 +387,28 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         Returns
         -------
         float
-            Higher is better; usable by :class:`~sklearn.model_selection.GridSearchCV`.
+            Mean ``−½‖x − x̂‖²``; higher is better.
         """
         return super().score(X)
+
+    def energy(self, X):
+        """Per-sample energy ``½‖x − zD‖² + λ‖z‖₁`` of the codes of :meth:`transform`.
+
+        The objective that training and inference minimise (lower is better).
+        It contains ``lam`` as a penalty, so it is not a criterion to select
+        ``lam`` with: use :meth:`score`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The energy of each sample; ``energy(X).mean()`` is the mean energy.
+        """
+        return batched_per_sample(self, self._energy_samples, X)
 
 
 def _block_coordinate_sweep(atoms, A, B, skip):

@@ -105,6 +105,10 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         an improvement.
     n_iter_no_change : int, default=5
         Early stopping: epochs without improvement before stopping.
+    restore_best : bool, default=True
+        With a validation split, end with the weights of the epoch whose
+        validation loss was lowest (``best_epoch_``); False keeps the last
+        epoch's.
     device : str, default="auto"
         ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
     random_state : int, RandomState instance or None, default=None
@@ -131,6 +135,11 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
     history_ : dict
         Per-epoch ``train_loss`` (mean negative β-ELBO), ``validation_loss``
         and ``time``.
+    best_epoch_ : int
+        Epoch (1-based) with the lowest monitored loss: the validation loss with
+        a validation split, else the training loss.
+    best_loss_ : float
+        That loss.
     module_ : torch.nn.Module
         The encoder (``module_.encoder``) and decoder (``module_.decoder``).
 
@@ -233,6 +242,7 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         validation_fraction=0.1,
         tol=1e-4,
         n_iter_no_change=5,
+        restore_best=True,
         device="auto",
         random_state=None,
         verbose=0,
@@ -252,6 +262,7 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.restore_best = restore_best
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -279,9 +290,8 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
     def _prior(self):
         return make_prior(self.prior, 1.0 / self.lam, device=self.device_)
 
-    @property
-    def components_(self):
-        return self.module_.decoder.atoms.detach().cpu().numpy()
+    def _atoms(self):
+        return self.module_.decoder.atoms
 
     def _encode(self, X):
         return self.module_.posterior(X).loc

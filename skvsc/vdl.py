@@ -9,6 +9,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import TRAINING_CONSTRAINTS, SparseModelMixin
 from .modules import HiddenLayerDecoder, LinearDictionary, LISTAEncoder
+from ._scoring import (
+    batched_per_sample,
+    masked_cv_score,
+    masked_decoder_predictions,
+    masked_lasso_predictions,
+)
 from .solvers import fista, fista_autograd, lipschitz_constant
 
 __all__ = ["VarianceRegDictLearner", "variance_hinge", "variance_hinge_grad"]
@@ -194,6 +200,10 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         Relative decrease of the validation energy counted as an improvement.
     n_iter_no_change : int, default=10
         Epochs without improvement before stopping.
+    restore_best : bool, default=True
+        With a validation split, end with the weights of the epoch whose
+        validation loss was lowest (``best_epoch_``); False keeps the last
+        epoch's.
     device : str, default="auto"
         ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
     random_state : int, RandomState instance or None, default=None
@@ -224,6 +234,11 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
     history_ : dict
         Per-epoch ``train_loss`` (mean energy of the FISTA codes, hinge
         excluded), ``validation_loss`` (of encoder codes) and ``time``.
+    best_epoch_ : int
+        Epoch (1-based) with the lowest monitored loss: the validation loss with
+        a validation split, else the training loss.
+    best_loss_ : float
+        That loss.
 
     See Also
     --------
@@ -324,6 +339,7 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         validation_fraction=0.1,
         tol=1e-4,
         n_iter_no_change=10,
+        restore_best=True,
         device="auto",
         random_state=None,
         verbose=0,
@@ -351,6 +367,7 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.restore_best = restore_best
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -370,7 +387,7 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         self.module_ = _Autoencoder(encoder, decoder).to(self.device_)
         self.code_n_iter_ = 0
 
-    def _make_optimizer(self):
+    def _make_optimizers(self):
         """Two Adams, decoder and encoder, each with weight decay on its bias only."""
         module = self.module_
 
@@ -391,10 +408,8 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
                 lr=self.encoder_learning_rate),
         }
 
-    @property
-    def components_(self):
-        with torch.no_grad():
-            return self.module_.decoder.atoms.detach().cpu().numpy().copy()
+    def _atoms(self):
+        return self.module_.decoder.atoms
 
     @property
     def _n_features_out(self):
@@ -504,14 +519,27 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         return self._energy(X, self.module_.encoder(X)).mean()
 
     def _score_samples(self, X):
-        return -self._energy(X, self._encode(X))
+        # Masked-feature cross-validation of the decoder (see ``score``).
+        if self.decoder == "linear":
+            # (1/d)‖x − zW‖² + λ‖z‖₁ is (2/d)·[½‖x − zW‖² + (λd/2)‖z‖₁].
+            prediction = masked_lasso_predictions(
+                X, self.module_.decoder.atoms, self.lam * X.shape[1] / 2.0,
+                positive=self.positive_code, max_iter=self.code_max_iter,
+                tol=self.code_tol)
+        else:
+            prediction = masked_decoder_predictions(
+                X, self.module_.decoder, self.n_components, self.lam,
+                positive=self.positive_code, step=self.code_step,
+                max_iter=self.code_max_iter)
+        return masked_cv_score(X, prediction)
+
+    def _energy_samples(self, X):
+        return self._energy(X, self._encode(X))
 
     # -------------------------------------------------------------- learning
     def _train_step(self, X):
         module = self.module_
-        if getattr(self, "_optimizer", None) is None:
-            self._optimizer = self._make_optimizer()
-        optimizers = self._optimizer
+        optimizers = self._optimizers
         with torch.no_grad():
             E = module.encoder(X)
         Z, self.code_n_iter_ = self._infer(X, E, hinge=self.variance_reg, tol=self.code_tol)
@@ -536,7 +564,24 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
 
     # ------------------------------------------------------------ public API
     def score(self, X, y=None):
-        """Mean negative energy ``−[(1/d)‖x − D(z)‖² + λ‖z‖₁]`` of the codes of ``transform``.
+        """Masked-feature cross-validation of the decoder: each feature predicted from the others.
+
+        The features are split into 4 folds by a fixed permutation.  For each
+        fold, every sample is encoded from the other features only, by FISTA
+        on ``(1/d)‖x_O − D(z)_O‖² + λ·(|O|/d)·‖z‖₁`` (the decoder's outputs
+        restricted to the ``|O|`` observed features, from ``z = 0``, without
+        the encoder term or the batch hinge), and the held-out fold is
+        predicted by ``D(z)``.  The score is ``−½‖x − x̂‖²``, the squared
+        error of these out-of-fold predictions summed over all features,
+        averaged over the samples (the criterion of :meth:`SparseCoder.score`).
+        It measures the decoder and ``lam`` — not the encoder, which cannot
+        encode partial inputs — and contains no λ-penalty, so unsupervised
+        :class:`~sklearn.model_selection.GridSearchCV` over ``lam`` picks a
+        value between codes that fit noise and codes shrunk away.
+        Deterministic and per sample (see :meth:`score_samples`); with the
+        ``"mlp"`` decoder each fold runs ``code_max_iter`` autograd FISTA
+        iterations, so it costs far more than :meth:`transform`.  The energy
+        is available as :meth:`energy`.
 
         Parameters
         ----------
@@ -548,6 +593,25 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         Returns
         -------
         float
-            Higher is better.
+            Mean ``−½‖x − x̂‖²``; higher is better.
         """
         return super().score(X)
+
+    def energy(self, X):
+        """Per-sample energy ``(1/d)‖x − D(z)‖² + λ‖z‖₁`` of the codes of :meth:`transform`.
+
+        The energy of paper 002 without the encoder term and the batch hinge
+        (lower is better).  It contains ``lam`` as a penalty, so it is not a
+        criterion to select ``lam`` with: use :meth:`score`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The energy of each sample; ``energy(X).mean()`` is the mean energy.
+        """
+        return batched_per_sample(self, self._energy_samples, X)

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.distributions import Gamma, Laplace, Normal, kl_divergence
 
@@ -195,6 +194,10 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         Relative improvement of the monitored loss that counts for early stopping.
     n_iter_no_change : int, default=20
         Epochs without improvement before stopping.
+    restore_best : bool, default=True
+        With a validation split, end with the weights of the epoch whose
+        validation loss was lowest (``best_epoch_``); False keeps the last
+        epoch's.
     device : str, default="auto"
         ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
     random_state : int, RandomState instance or None, default=None
@@ -222,6 +225,11 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     history_ : dict
         Per-epoch ``train_loss``, ``validation_loss`` (negative β-ELBO per
         sample) and ``time``.
+    best_epoch_ : int
+        Epoch (1-based) with the lowest monitored loss: the validation loss with
+        a validation split, else the training loss.
+    best_loss_ : float
+        That loss.
 
     See Also
     --------
@@ -297,6 +305,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         validation_fraction=0.1,
         tol=1e-4,
         n_iter_no_change=20,
+        restore_best=True,
         device="auto",
         random_state=None,
         verbose=0,
@@ -322,6 +331,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.restore_best = restore_best
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -376,7 +386,6 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         self.module_.to(self.device_)
 
     def _init_from_data(self, X):
-        self._check_range(X)
         mean = X.mean(axis=0)
         scale = float(np.sqrt(np.mean((X - mean) ** 2)))
         scale = scale if np.isfinite(scale) and scale > 1e-12 else 1.0
@@ -385,7 +394,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         net.x_scale.fill_(scale)
         net.noise_var.fill_(scale**2 if self.noise_std == "auto" else float(self.noise_std) ** 2)
 
-    def _check_range(self, X):
+    def _check_training_data(self, X):
         if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
                 "likelihood='bernoulli' needs X in [0, 1] (e.g. pixel intensities "
@@ -493,8 +502,6 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
 
     # ------------------------------------------------------------ the hooks
     def _batch_loss(self, X):
-        if self.module_.training:
-            self._check_range(X)
         params = self._posterior(X)
         codes = self._draw_codes(params, self.n_draws)
         log_lik = self._log_likelihood(X, codes)
@@ -584,15 +591,14 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         return standard / params["gamma_rate"]
 
     # ------------------------------------------------------------ public API
-    @property
-    def components_(self):
-        check_is_fitted(self, "module_")
-        with torch.no_grad():
-            if self.decoder == "linear":
-                return self.module_.decoder.atoms.detach().cpu().numpy().copy()
-            eye = torch.eye(self.n_components_, device=self.device_)
-            zero = torch.zeros(1, self.n_components_, device=self.device_)
-            return (self._decode(eye) - self._decode(zero)).cpu().numpy()
+    def _atoms(self):
+        if self.decoder == "linear":
+            return self.module_.decoder.atoms
+        # A non-linear decoder's response to each one-hot code, bias removed
+        # (paper 002 §4.1.1).
+        eye = torch.eye(self.n_components_, device=self.device_)
+        zero = torch.zeros(1, self.n_components_, device=self.device_)
+        return self._decode(eye) - self._decode(zero)
 
     def score(self, X, y=None):
         """Mean evidence lower bound (β = 1) of ``X``, in nats per sample.
