@@ -315,7 +315,8 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             self.module_.eval()
             monitored = train_loss
             if X_validation is not None:
-                monitored = self._validation_loss(X_validation)
+                with self._named_divergence(epoch):
+                    monitored = self._validation_loss(X_validation)
                 if not math.isfinite(monitored):
                     self._raise_diverged(epoch, f"the validation loss became {monitored}")
                 self.history_["validation_loss"].append(monitored)
@@ -349,16 +350,24 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
                 stacklevel=4,  # _fit_epochs, fit, sklearn's _fit_context, the caller
             )
 
-    def _checked_step(self, batch, epoch):
-        """``_train_step`` with every numerical failure named a divergence."""
+    @contextlib.contextmanager
+    def _named_divergence(self, epoch):
+        """Turn the errors of non-finite network outputs into a divergence.
+
+        Validated data cannot make a step fail, but non-finite outputs can:
+        torch.distributions rejects a NaN or infinite ``loc`` or ``scale``.
+        """
         try:
-            loss = float(self._train_step(batch))
+            yield
         except ValueError as exc:
-            # Validated data cannot make a step fail; non-finite network
-            # outputs can (torch.distributions rejects a NaN loc or scale).
             if "Expected parameter" in str(exc) or not is_finite(self.module_.parameters()):
                 self._raise_diverged(epoch, f"a distribution got non-finite parameters ({exc})")
             raise
+
+    def _checked_step(self, batch, epoch):
+        """``_train_step`` with every numerical failure named a divergence."""
+        with self._named_divergence(epoch):
+            loss = float(self._train_step(batch))
         self.n_steps_ += 1
         if not math.isfinite(loss):
             self._raise_diverged(epoch, f"the training loss became {loss}")
