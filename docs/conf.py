@@ -130,7 +130,7 @@ html_show_sourcelink = False
 def _public_names():
     """Every name the API reference must document, as ``module.name``."""
     names = [f"skvsc.{name}" for name in skvsc.__all__]
-    for module in (skvsc.metrics, skvsc.datasets, skvsc.plotting):
+    for module in (skvsc.metrics, skvsc.datasets, skvsc.plotting, skvsc.exceptions):
         names += [f"{module.__name__}.{name}" for name in module.__all__]
     return names
 

@@ -35,6 +35,8 @@ def _public_objects():
             for member, value in inspect.getmembers(obj):
                 if member.startswith("_") or SKIPPED_METHODS.match(member):
                     continue
+                if issubclass(obj, BaseException) and member in vars(BaseException):
+                    continue  # Python's own exception methods
                 if callable(value):
                     yield f"{name}.{member}", "method"
         else:
