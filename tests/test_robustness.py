@@ -362,3 +362,24 @@ def test_a_refused_likelihood_leaves_the_trained_vsc_intact():
         vsc.set_params(likelihood="bernoulli").fit(X * 5)
     vsc.set_params(likelihood="gaussian")
     np.testing.assert_array_equal(vsc.transform(X), codes)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=IDS)
+@settings(max_examples=8, deadline=None)
+@given(exponent=st.floats(0, 40), dtype=st.sampled_from([np.float32, np.float64]),
+       layout=st.sampled_from(["C", "F", "reversed"]))
+def test_any_magnitude_gives_finite_codes_or_a_named_error(estimator, exponent, dtype, layout):
+    est = _fitted(estimator)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # float32 overflow in the cast
+        data = (X * 10.0**exponent).astype(dtype)
+    if not np.isfinite(data).all():
+        return  # non-finite input: the existing NaN/inf errors
+    data = {"C": data, "F": np.asfortranarray(data), "reversed": data[::-1]}[layout]
+    fits = float(np.max(np.sum(data.astype(np.float64) ** 2, axis=1))) <= np.finfo(np.float32).max
+    for method in (est.transform, est.score_samples):
+        if fits:
+            assert np.isfinite(method(data)).all()
+        else:
+            with pytest.raises(ValueError, match="float32"):
+                method(data)
