@@ -24,6 +24,7 @@ from torch import nn
 from torch.distributions import Gamma, Laplace, Normal, kl_divergence
 
 from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
+from ._scoring import thresholded_laplace_kl
 from .modules import Encoder, LinearDictionary, MLPDecoder
 from .priors import (
     SpikeAndSlab,
@@ -553,8 +554,21 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         codes = self._exact_draws(params, generator, shape)
         noise_var = net.noise_var if self.likelihood == "gaussian" else None
         log_lik = self._log_likelihood(X, codes, noise_var=noise_var, net=net)
-        beta_one = self._kl(params)
-        return log_lik.mean(dim=0) - beta_one
+        return log_lik.mean(dim=0) - self._code_kl(params)
+
+    def _code_kl(self, params):
+        """The KL of ``score``'s ELBO: that of the codes where it has a closed form.
+
+        For ``"thresholded_laplace"`` with a fixed threshold the codes of the
+        posterior and of the prior are both spike-and-slabs with Laplace slabs,
+        and their exact KL depends on λ (see
+        :func:`skvsc._scoring.thresholded_laplace_kl`); the training loss uses
+        the base distributions' KL (paper 003).  Elsewhere: the training KL.
+        """
+        if self.prior == "thresholded_laplace" and not self._learned_threshold:
+            return thresholded_laplace_kl(params["loc"], params["scale"], self.lam,
+                                          self.prior_scale).sum(dim=-1)
+        return self._kl(params)
 
     def _exact_draws(self, params, generator, shape):
         """Exact draws of the code from the posterior ``params``.

@@ -1,0 +1,272 @@
+"""Model-selection criteria shared by the estimators' ``score``.
+
+Masked-feature cross-validation of a dictionary model (SparseCoder,
+VarianceRegDictLearner): the features are split into ``N_FOLDS`` folds by a
+fixed permutation; for each fold, every sample is encoded from the *other*
+features only (the atoms restricted to them) and the held-out fold is
+predicted from that code.  The criterion is minus half the squared error of
+these out-of-fold predictions, summed over all features.  It is the same
+quantity whatever λ is, and it is not monotone in λ: too small a λ fits the
+observed features' noise and predicts the held-out ones badly, too large a λ
+shrinks the codes towards zero (the cross-validation of matrix factorisation
+and dictionary learning by held-out entries; Wold 1978, Owen & Perry 2009,
+Mairal et al. 2010 §5 "image inpainting").
+"""
+
+import math
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from .solvers import fista, fista_autograd, lipschitz_constant
+
+__all__ = [
+    "N_FOLDS",
+    "feature_folds",
+    "masked_lasso_predictions",
+    "masked_decoder_predictions",
+    "masked_cv_score",
+    "batched_per_sample",
+    "thresholded_laplace_kl",
+]
+
+#: Number of feature folds of the masked-feature cross-validation.
+N_FOLDS = 4
+#: Rows per chunk of :func:`batched_per_sample` (bounds memory).
+_CHUNK_ROWS = 1024
+#: Seed of the fixed permutation that assigns the features to folds.
+_FOLD_SEED = 0
+
+
+def feature_folds(n_features, n_folds=N_FOLDS):
+    """Fold index (0 … ``n_folds − 1``) of every feature, from a fixed permutation.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of features.
+    n_folds : int, default=N_FOLDS
+        Number of folds; at most ``n_features`` are used.
+
+    Returns
+    -------
+    ndarray of shape (n_features,)
+        The fold of each feature; the folds' sizes differ by at most one.
+    """
+    n_folds = max(1, min(n_folds, n_features))
+    permutation = np.random.RandomState(_FOLD_SEED).permutation(n_features)
+    folds = np.empty(n_features, dtype=np.int64)
+    folds[permutation] = np.arange(n_features) % n_folds
+    return folds
+
+
+def masked_lasso_predictions(X, atoms, lam, *, positive=False, max_iter=300, tol=1e-4,
+                             n_folds=N_FOLDS):
+    """Out-of-fold predictions of ``X`` by the lasso codes of the other features.
+
+    For each fold ``H`` of :func:`feature_folds` with observed features
+    ``O`` (the others), the code of a sample is FISTA's solution of
+
+    .. math:: \\min_z \\tfrac12\\|x_O - z D_O\\|^2 + \\lambda\\frac{|O|}{d}\\|z\\|_1,
+
+    with ``D_O`` the atoms restricted to ``O``, and ``x_H`` is predicted by
+    ``z D_H``.  The weight ``λ·|O|/d`` keeps the balance of the full problem
+    per observed feature (the squared error sums over ``|O|`` features instead
+    of ``d``), so the code's shrinkage, ``λ/‖d_O‖² ≈ λ/(|O|/d)`` per unit-norm
+    atom, is the full problem's.  Every fold's samples share one Gram matrix,
+    and each sample stops on its own certificate, so a prediction does not
+    depend on the rest of the batch.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+        Data.
+    atoms : torch.Tensor of shape (n_components, n_features)
+        Dictionary, one atom per row.
+    lam : float
+        λ of the full problem, in the ``½‖x − zD‖² + λ‖z‖₁`` scaling.
+    positive : bool, default=False
+        Non-negative codes.
+    max_iter : int, default=300
+        FISTA iterations per fold.
+    tol : float, default=1e-4
+        FISTA's certified relative suboptimality per sample.
+    n_folds : int, default=N_FOLDS
+        Number of feature folds.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples, n_features)
+        Every feature predicted from the codes of the other folds.
+    """
+    n_features = X.shape[1]
+    folds = torch.as_tensor(feature_folds(n_features, n_folds), device=X.device)
+    prediction = torch.zeros_like(X)
+    for fold in range(int(folds.max()) + 1):
+        held = (folds == fold).nonzero().squeeze(1)
+        observed = (folds != fold).nonzero().squeeze(1)
+        if observed.numel() == 0:
+            continue  # a single feature: nothing to encode from, predict 0
+        atoms_observed = atoms.index_select(1, observed)
+        X_observed = X.index_select(1, observed)
+        gram = atoms_observed @ atoms_observed.T
+        codes, _ = fista(gram, X_observed @ atoms_observed.T,
+                         lam * observed.numel() / n_features,
+                         lipschitz=lipschitz_constant(gram), positive=positive,
+                         max_iter=max_iter, tol=tol, sq_norms=X_observed.pow(2).sum(dim=1))
+        prediction.index_copy_(1, held, codes @ atoms.index_select(1, held))
+    return prediction
+
+
+def masked_decoder_predictions(X, decode, n_components, lam, *, positive=False, step=None,
+                               max_iter=200, n_folds=N_FOLDS):
+    """:func:`masked_lasso_predictions` for a non-linear decoder.
+
+    For each fold ``H`` with observed features ``O``, the code minimises
+    ``(1/d)‖x_O − D(z)_O‖² + λ·(|O|/d)·‖z‖₁`` (the ``1/d`` scaling of
+    :class:`~skvsc.VarianceRegDictLearner`), by FISTA with autograd gradients
+    from ``z = 0``, and ``x_H`` is predicted by ``D(z)_H``.  With a fixed
+    ``step`` every sample runs ``max_iter`` iterations (no batch-wide stopping
+    test), so a prediction does not depend on the rest of the batch.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+        Data.
+    decode : callable
+        ``decode(Z) -> tensor of shape (n_samples, n_features)``, differentiable.
+    n_components : int
+        Code dimension.
+    lam : float
+        λ of the full problem in the ``1/d`` scaling.
+    positive : bool, default=False
+        Non-negative codes.
+    step : float or None, default=None
+        Fixed FISTA step; None backtracks (shared by the batch).
+    max_iter : int, default=200
+        FISTA iterations per fold.
+    n_folds : int, default=N_FOLDS
+        Number of feature folds.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples, n_features)
+        Every feature predicted from the codes of the other folds.
+    """
+    n_features = X.shape[1]
+    folds = torch.as_tensor(feature_folds(n_features, n_folds), device=X.device)
+    prediction = torch.zeros_like(X)
+    init = X.new_zeros(X.shape[0], n_components)
+    for fold in range(int(folds.max()) + 1):
+        held = (folds == fold).nonzero().squeeze(1)
+        observed = (folds != fold).nonzero().squeeze(1)
+        if observed.numel() == 0:
+            continue
+        X_observed = X.index_select(1, observed)
+
+        def smooth(Z, X_observed=X_observed, observed=observed):
+            residual = X_observed - decode(Z).index_select(1, observed)
+            return residual.pow(2).sum() / n_features
+
+        codes, _ = fista_autograd(smooth, init, lam * observed.numel() / n_features,
+                                  step=step, positive=positive, max_iter=max_iter,
+                                  tol=0.0 if step is not None else 1e-4)
+        with torch.no_grad():
+            prediction.index_copy_(1, held, decode(codes).index_select(1, held))
+    return prediction
+
+
+def masked_cv_score(X, prediction):
+    """Per-sample criterion ``−½‖x − x̂‖²`` of out-of-fold predictions ``x̂``.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+        Data.
+    prediction : torch.Tensor of shape (n_samples, n_features)
+        Out-of-fold predictions.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples,)
+        Higher is better.
+    """
+    return -0.5 * (X - prediction).pow(2).sum(dim=1)
+
+
+def batched_per_sample(estimator, function, X):
+    """``function`` (a batch tensor ↦ per-sample tensor) over validated ``X``, in batches.
+
+    The plumbing of ``score_samples`` for another per-sample quantity (e.g.
+    ``energy``): fitted check, validation against the fitted features, eval
+    mode, bounded memory.
+
+    Parameters
+    ----------
+    estimator : SparseModelMixin
+        A fitted skvsc estimator.
+    function : callable
+        ``function(batch) -> tensor of shape (len(batch),)``.
+    X : array-like of shape (n_samples, n_features)
+        Data.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        In ``X``'s float dtype.
+    """
+    check_is_fitted(estimator, "module_")
+    X = estimator._validate_X(X, reset=False)
+    estimator.module_.eval()
+    out = np.empty(X.shape[0], dtype=X.dtype)
+    with torch.no_grad():
+        for start in range(0, X.shape[0], _CHUNK_ROWS):
+            value = function(estimator._to_tensor(X[start:start + _CHUNK_ROWS]))
+            out[start:start + len(value)] = value.detach().cpu().numpy()
+    return out
+
+
+def thresholded_laplace_kl(loc, scale, threshold, prior_scale):
+    """Exact KL between the codes of a thresholded Laplace posterior and prior, per unit.
+
+    With ``s ~ Laplace(μ, σ)`` and the shifted soft-threshold ``z = h(s)``
+    (zero where ``|s − μ| ≤ λ``, else ``s − λ·sign(s − μ)``), the code is a
+    spike-and-slab: ``z = 0`` with probability ``1 − γ_q``, ``γ_q = exp(−λ/σ)``,
+    else ``z ~ Laplace(μ, σ)`` (memorylessness of the tails).  The prior's
+    code, ``soft(s, λ)`` with ``s ~ Laplace(0, b)``, is the spike-and-slab with
+    ``γ_p = exp(−λ/b)`` and slab ``Laplace(0, b)``.  Hence
+
+    .. math:: \\mathrm{KL} = (1-\\gamma_q)\\log\\frac{1-\\gamma_q}{1-\\gamma_p}
+              + \\gamma_q\\log\\frac{\\gamma_q}{\\gamma_p}
+              + \\gamma_q\\,\\mathrm{KL}\\big(\\mathrm{Laplace}(\\mu,\\sigma)\\,\\|\\,
+              \\mathrm{Laplace}(0, b)\\big),
+
+    which depends on λ (the KL of the base distributions does not) and
+    equals it at ``λ = 0``.
+
+    Parameters
+    ----------
+    loc, scale : torch.Tensor
+        ``μ`` and ``σ`` of the posterior's base Laplace.
+    threshold : float
+        λ ≥ 0.
+    prior_scale : float
+        ``b``, the prior's Laplace scale.
+
+    Returns
+    -------
+    torch.Tensor
+        The KL of each unit, broadcast from ``loc`` and ``scale``.
+    """
+    on_q = torch.exp(-threshold / scale)
+    off_q = -torch.expm1(-threshold / scale)
+    on_p = torch.as_tensor(math.exp(-threshold / prior_scale), dtype=loc.dtype, device=loc.device)
+    off_p = -torch.expm1(-torch.as_tensor(threshold / prior_scale, dtype=loc.dtype,
+                                          device=loc.device))
+    distance = loc.abs()
+    slab = (torch.log(prior_scale / scale)
+            + (scale * torch.exp(-distance / scale) + distance) / prior_scale - 1.0)
+    xlogy = torch.special.xlogy
+    return (xlogy(off_q, off_q) - xlogy(off_q, off_p)
+            + xlogy(on_q, on_q) - xlogy(on_q, on_p) + on_q * slab)
