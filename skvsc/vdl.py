@@ -2,6 +2,7 @@
 
 import numbers
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator
@@ -97,6 +98,13 @@ class _Autoencoder(torch.nn.Module):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
+        # Paper 002's pre-processing, the global mean and standard deviation
+        # of the training data (set by _init_from_data).
+        self.register_buffer("x_mean", torch.zeros(()))
+        self.register_buffer("x_scale", torch.ones(()))
+
+    def standardize(self, x):
+        return (x - self.x_mean) / self.x_scale
 
 
 class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
@@ -126,6 +134,12 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
     per-pixel mean squared error*, and the values of the paper's Table 3 apply
     unchanged (MNIST: SDL λ=0.005, VDL λ=0.02).  In the paper's ½‖·‖² scaling
     the same model has λ' = λ·d/2.
+
+    **Pre-processing.**  As paper 002 does for MNIST, the data are
+    standardised by the global mean and standard deviation of the training
+    set (one scalar each) before everything above, inside the estimator: the
+    energy, ``lam`` and ``components_`` are in standardised units, and
+    ``inverse_transform`` maps back, ``x̂ = mean + std · D(z)``.
 
     * VDL (``variance_reg=True``, the default): hinge on, decoder weights free.
     * SDL (``variance_reg=False``): no hinge (``beta`` ignored); every column of
@@ -177,10 +191,15 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         FISTA stops when ``‖Δz‖ ≤ code_tol·‖z‖`` for every sample.
     encoder_iter : int, default=3
         Unrolled LISTA iterations ``L``.
-    learning_rate : float, default=3e-4
-        Adam learning rate of the decoder ``η_D`` (Table 3: 1e-3 for SDL).
-    encoder_learning_rate : float, default=1e-4
-        Adam learning rate of the encoder ``η_E`` (Table 3: 3e-4 for SDL).
+    learning_rate : float, default=3e-3
+        Adam learning rate of the decoder ``η_D``.  Table 3 trains VDL for
+        200 epochs of 55,000 images with 3e-4 (1e-3 for SDL); ten times that
+        reaches, on 5,000 MNIST images in 10 epochs, a test reconstruction
+        error of 0.44 of the mean image's where 3e-4 reached 0.76 in 12, at
+        less time per epoch (FISTA's warm starts converge sooner).
+    encoder_learning_rate : float, default=1e-3
+        Adam learning rate of the encoder ``η_E`` (Table 3: 1e-4 for VDL,
+        3e-4 for SDL; the default is ten times the VDL value, as above).
     decoder_bias_decay : float, default=1e-3
         Weight decay on the hidden bias ``b₁`` of the ``"mlp"`` decoder.
     encoder_bias_decay : float, default=0.0
@@ -191,7 +210,7 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         ``E(x)``.  Both are deterministic and per-sample.
     batch_size : int, default=250
         Mini-batch size (the hinge's batch).
-    max_epochs : int, default=200
+    max_epochs : int, default=20
         Maximum passes over the data.
     validation_fraction : float, default=0.1
         Fraction held out; early stopping keeps the epoch with the lowest mean
@@ -329,13 +348,13 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         code_max_iter=200,
         code_tol=1e-3,
         encoder_iter=3,
-        learning_rate=3e-4,
-        encoder_learning_rate=1e-4,
+        learning_rate=3e-3,
+        encoder_learning_rate=1e-3,
         decoder_bias_decay=1e-3,
         encoder_bias_decay=0.0,
         transform_method="encoder",
         batch_size=250,
-        max_epochs=200,
+        max_epochs=20,
         validation_fraction=0.1,
         tol=1e-4,
         n_iter_no_change=10,
@@ -496,7 +515,16 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
                                            max_iter=self.code_max_iter, tol=tol)
         return Z, n_iter
 
+    def _init_from_data(self, X):
+        # Paper 002 §5: "subtracting the global mean and dividing by the global
+        # standard deviation".  Inside the estimator, so λ means the same on
+        # pixels in [0, 1], in [0, 255] or already standardised.
+        scale = float(np.std(X))
+        self.module_.x_mean.fill_(float(np.mean(X)))
+        self.module_.x_scale.fill_(scale if np.isfinite(scale) and scale > 1e-12 else 1.0)
+
     def _encode(self, X):
+        X = self.module_.standardize(X)
         E = self.module_.encoder(X)
         if self.transform_method == "encoder":
             return E
@@ -507,19 +535,24 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         return self._infer(X, E, hinge=False, tol=tol, backtracking=False)[0]
 
     def _decode(self, Z):
-        return self.module_.decoder(Z)
+        module = self.module_
+        return module.x_mean + module.x_scale * module.decoder(Z)
 
     def _energy(self, X, Z):
-        """Per-sample ``(1/d)‖x − D(z)‖² + λ‖z‖₁``."""
+        """Per-sample ``(1/d)‖x − D(z)‖² + λ‖z‖₁`` of standardised ``X``."""
         residual = X - self.module_.decoder(Z)
         return residual.pow(2).mean(dim=1) + self.lam * Z.abs().sum(dim=1)
 
     def _batch_loss(self, X):
         # Early stopping monitors the energy of the encoder's codes.
+        X = self.module_.standardize(X)
         return self._energy(X, self.module_.encoder(X)).mean()
 
     def _score_samples(self, X):
-        # Masked-feature cross-validation of the decoder (see ``score``).
+        # Masked-feature cross-validation of the decoder (see ``score``), in
+        # the units of the data: the standardised score times the scale².
+        scale = self.module_.x_scale
+        X = self.module_.standardize(X)
         if self.decoder == "linear":
             # (1/d)‖x − zW‖² + λ‖z‖₁ is (2/d)·[½‖x − zW‖² + (λd/2)‖z‖₁].
             prediction = masked_lasso_predictions(
@@ -531,14 +564,15 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
                 X, self.module_.decoder, self.n_components, self.lam,
                 positive=self.positive_code, step=self.code_step,
                 max_iter=self.code_max_iter)
-        return masked_cv_score(X, prediction)
+        return masked_cv_score(X, prediction) * scale.square()
 
     def _energy_samples(self, X):
-        return self._energy(X, self._encode(X))
+        return self._energy(self.module_.standardize(X), self._encode(X))
 
     # -------------------------------------------------------------- learning
     def _train_step(self, X):
         module = self.module_
+        X = module.standardize(X)
         optimizers = self._optimizers
         with torch.no_grad():
             E = module.encoder(X)
@@ -600,7 +634,7 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
     def energy(self, X):
         """Per-sample energy ``(1/d)‖x − D(z)‖² + λ‖z‖₁`` of the codes of :meth:`transform`.
 
-        The energy of paper 002 without the encoder term and the batch hinge
+        ``x`` is the standardised sample (see the class docstring).  The energy of paper 002 without the encoder term and the batch hinge
         (lower is better).  It contains ``lam`` as a penalty, so it is not a
         criterion to select ``lam`` with: use :meth:`score`.
 

@@ -133,11 +133,11 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     prior : {"thresholded_laplace", "thresholded_gaussian", "spike_slab", \
 "laplace", "gaussian"}, default="thresholded_laplace"
         Prior and posterior family (see above).
-    lam : float, default=0.5
+    lam : float, default=0.3
         λ₀, the threshold of the thresholded priors, in units of the code (the
         prior's scale is ``prior_scale``): larger means sparser codes.  With a
         Laplace base and a fixed threshold, a unit of the prior is active with
-        probability ``exp(−lam/prior_scale)`` (0.61 at the defaults); a unit
+        probability ``exp(−lam/prior_scale)`` (0.74 at the defaults); a unit
         of the posterior is active with probability ``exp(−lam/σ)``, so the
         encoder switches a unit on by widening its posterior.  With
         ``learn_threshold=True`` it is the mean of the Gamma prior on the
@@ -193,7 +193,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         Fraction held out for early stopping (0 monitors the training loss).
     tol : float, default=1e-4
         Relative improvement of the monitored loss that counts for early stopping.
-    n_iter_no_change : int, default=20
+    n_iter_no_change : int, default=10
         Epochs without improvement before stopping.
     restore_best : bool, default=True
         With a validation split, end with the weights of the epoch whose
@@ -287,7 +287,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         n_components=None,
         *,
         prior="thresholded_laplace",
-        lam=0.5,
+        lam=0.3,
         alpha=0.2,
         beta=1.0,
         learn_threshold=False,
@@ -305,7 +305,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         learning_rate=1e-3,
         validation_fraction=0.1,
         tol=1e-4,
-        n_iter_no_change=20,
+        n_iter_no_change=10,
         restore_best=True,
         device="auto",
         random_state=None,

@@ -103,6 +103,9 @@ def test_vdl_score_is_masked_cross_validation_of_the_decoder():
                                  device="cpu", random_state=0).fit(X)
     with torch.no_grad():
         vdl.module_.decoder.weight.copy_(torch.as_tensor(D.T, dtype=torch.float32))
+        # No standardisation, so that both models see the same data.
+        vdl.module_.x_mean.fill_(0.0)
+        vdl.module_.x_scale.fill_(1.0)
     coder = SparseCoder(dictionary=D, lam=0.1, code_tol=1e-5, code_max_iter=1000,
                         max_epochs=1, device="cpu").fit(X)
     # (1/d)‖x − zW‖² + λ‖z‖₁ with λ = 2·0.1/d is SparseCoder's problem with λ = 0.1.
