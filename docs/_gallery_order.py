@@ -4,6 +4,7 @@ ORDER = [
     "plot_sparse_coder_patches.py",
     "plot_svae_norm.py",
     "plot_vsc_pipeline_grid_search.py",
+    "plot_choosing_lam_without_labels.py",
     "plot_vdl_denoising.py",
     "plot_sparsity_psnr_tradeoff.py",
     "plot_gpu.py",
