@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_array
 
 from ._base import TRAINING_CONSTRAINTS, SparseModelMixin
 from ._scoring import batched_per_sample, masked_cv_score, masked_lasso_predictions
-from .solvers import fista, lasso_energy
+from .solvers import fista, lasso_energy, _warn_uncertified
 
 __all__ = ["SparseCoder"]
 
@@ -76,8 +76,13 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         ``benchmarks/bench_sparse_coding.py``, hence the default.
     positive_code : bool, default=False
         Constrain the codes to be non-negative.
-    code_max_iter : int, default=300
-        Maximum FISTA iterations per code.
+    code_max_iter : int, default=1000
+        Maximum FISTA iterations per code of ``transform`` and ``score``; a
+        :class:`~sklearn.exceptions.ConvergenceWarning` says how many codes
+        reached it without their certificate.  Learned image dictionaries are
+        ill-conditioned: on a 784-atom MNIST dictionary most codes needed more
+        than 300 iterations (the active-set polish of
+        :func:`skvsc.solvers.fista` certifies them from about 256 on).
     code_tol : float, default=1e-4
         FISTA's certified per-sample relative suboptimality (its duality gap
         over its energy, see :func:`skvsc.solvers.fista`) for ``transform`` and
@@ -183,7 +188,7 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         dictionary=None,
         dict_update="online",
         positive_code=False,
-        code_max_iter=300,
+        code_max_iter=1000,
         code_tol=1e-4,
         batch_size=256,
         max_epochs=10,
@@ -270,11 +275,16 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
 
     def _codes(self, X, init=None, tol=None, max_iter=None):
         atoms = self.module_.atoms
-        Z, _ = fista(self._gram, X @ atoms.T, self.lam, lipschitz=self._lipschitz,
-                     init=init, positive=self.positive_code,
-                     max_iter=max_iter or self.code_max_iter,
-                     tol=self.code_tol if tol is None and max_iter is None else tol,
-                     sq_norms=X.pow(2).sum(dim=1))
+        certify = tol is None and max_iter is None  # transform/score: code_tol, warn at the cap
+        max_iter = max_iter or self.code_max_iter
+        tol = self.code_tol if certify else tol
+        Z, _, uncertified = fista(self._gram, X @ atoms.T, self.lam, lipschitz=self._lipschitz,
+                                  init=init, positive=self.positive_code, max_iter=max_iter,
+                                  tol=tol, sq_norms=X.pow(2).sum(dim=1),
+                                  return_uncertified=True)
+        if certify:
+            _warn_uncertified(int(uncertified.sum()), X.shape[0], max_iter, tol,
+                             "code_max_iter")
         return Z
 
     def _exact_codes(self, X):

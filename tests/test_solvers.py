@@ -211,3 +211,131 @@ def test_sparse_encode_rejects_mismatched_dictionary():
         sparse_encode(np.ones((2, 4)), np.eye(3))
     with pytest.raises(ValueError, match="NaN"):
         sparse_encode(np.array([[np.nan, 1.0, 0.0]]), np.eye(3))
+
+
+def _correlated_problem(seed, n_samples, n_features, n_components, correlation, lam_fraction):
+    """Ill-conditioned problems: atoms are noisy copies of a few prototypes."""
+    rng = np.random.default_rng(seed)
+    n_prototypes = max(1, n_components // 3)
+    prototypes = rng.standard_normal((n_prototypes, n_features))
+    D = (correlation * prototypes[rng.integers(0, n_prototypes, n_components)]
+         + (1 - correlation) * rng.standard_normal((n_components, n_features)))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = rng.standard_normal((n_samples, 3)) @ D[:3] + 0.1 * rng.standard_normal((n_samples,
+                                                                                  n_features))
+    lam = lam_fraction * np.abs(X @ D.T).max()
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+    return as_t(X), as_t(D), lam
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n_features=st.integers(8, 24),
+    n_components=st.integers(8, 40),
+    correlation=st.floats(0.8, 0.99),
+    lam_fraction=st.floats(0.01, 0.5),
+    positive=st.booleans(),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+    tol=st.sampled_from([1e-3, 1e-5]),
+)
+def test_polished_codes_match_scikit_learn_lasso_on_ill_conditioned_problems(
+        seed, n_features, n_components, correlation, lam_fraction, positive, dtype, tol):
+    X, D, lam = _correlated_problem(seed, 6, n_features, n_components, correlation,
+                                    lam_fraction)
+    gram = D @ D.T
+    # The first polish at iteration 2, so that it (not FISTA alone) finishes.
+    import skvsc.solvers as solvers
+
+    saved = solvers._POLISH_FIRST, solvers._POLISH_EVERY
+    solvers._POLISH_FIRST, solvers._POLISH_EVERY = 2, 4
+    try:
+        Z, n_iter, uncertified = fista(gram.to(dtype), (X @ D.T).to(dtype), lam,
+                                       positive=positive, max_iter=100_000, tol=tol,
+                                       sq_norms=X.pow(2).sum(dim=1).to(dtype),
+                                       return_uncertified=True)
+    finally:
+        solvers._POLISH_FIRST, solvers._POLISH_EVERY = saved
+    assert not bool(uncertified.any())
+    ours = lasso_energy(X, Z.double(), D, lam)
+    optimum = lasso_energy(X, _lasso_codes(X, D, lam, positive), D, lam)
+    if positive:
+        assert bool((Z >= 0).all())
+    # The certified relative suboptimality, with float32 rounding of the energy.
+    slack = 1e-12 if dtype == torch.float64 else 1e-6 * float(X.pow(2).sum(1).max())
+    assert bool((ours - optimum <= tol * ours + slack).all())
+
+
+def test_polish_repairs_a_wrong_support_and_signs():
+    import skvsc.solvers as solvers
+
+    X, D, lam = _correlated_problem(7, 20, 16, 30, 0.9, 0.05)
+    gram = D @ D.T
+    B = X @ D.T
+    Z_opt, _ = fista(gram, B, lam, max_iter=100_000, tol=1e-12)
+    optimum = lasso_energy(X, Z_opt, D, lam)
+    # A start whose signs are all flipped and with every inactive atom switched
+    # on: its KKT conditions fail on every atom.
+    wrong = torch.where(Z_opt != 0, -Z_opt, torch.full_like(Z_opt, 0.1))
+    G_ext = torch.nn.functional.pad(gram, (0, 1, 0, 1))
+    polished = solvers._polish(wrong, B, G_ext, lam, False)
+    assert bool((lasso_energy(X, polished, D, lam) <= lasso_energy(X, wrong, D, lam)).all())
+    # FISTA from that start, polishing at once: the certificate catches the
+    # violations and FISTA plus later polishes repair them.
+    saved = solvers._POLISH_FIRST, solvers._POLISH_EVERY
+    solvers._POLISH_FIRST, solvers._POLISH_EVERY = 1, 4
+    try:
+        Z, _, uncertified = fista(gram, B, lam, init=wrong, max_iter=100_000, tol=1e-9,
+                                  sq_norms=X.pow(2).sum(dim=1), return_uncertified=True)
+    finally:
+        solvers._POLISH_FIRST, solvers._POLISH_EVERY = saved
+    assert not bool(uncertified.any())
+    np.testing.assert_allclose(lasso_energy(X, Z, D, lam).numpy(), optimum.numpy(),
+                               rtol=1e-8)
+    assert bool((torch.sign(Z) == torch.sign(Z_opt)).all())
+
+
+def test_polish_keeps_exact_optimum_and_reports_uncertified():
+    X, D, lam = _correlated_problem(3, 10, 12, 20, 0.9, 0.1)
+    gram = D @ D.T
+    _, _, uncertified = fista(gram, X @ D.T, lam, max_iter=2, tol=1e-8, polish=False,
+                              return_uncertified=True)
+    assert uncertified.dtype == torch.bool and bool(uncertified.all())
+    _, _, uncertified = fista(gram, X @ D.T, lam, max_iter=2, tol=None,
+                              return_uncertified=True)
+    assert not bool(uncertified.any())
+
+
+def test_sparse_encode_warns_when_max_iter_is_too_small():
+    from sklearn.exceptions import ConvergenceWarning
+    import warnings
+
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((40, 16))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = rng.standard_normal((30, 16))
+    with pytest.warns(ConvergenceWarning, match=r"of 30 sparse codes .*max_iter=2\b.*`max_iter`"):
+        sparse_encode(X, D, lam=0.1, max_iter=2, tol=1e-6, device="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        sparse_encode(X, D, lam=0.1, max_iter=5000, tol=1e-4, device="cpu")
+
+
+def test_sparse_coder_transform_warns_naming_code_max_iter():
+    from sklearn.exceptions import ConvergenceWarning
+    import warnings
+
+    from skvsc import SparseCoder
+
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((40, 16))
+    X = rng.standard_normal((30, 16))
+    coder = SparseCoder(dictionary=D, lam=0.1, code_max_iter=2, code_tol=1e-6,
+                        device="cpu").fit(X)
+    with pytest.warns(ConvergenceWarning, match="code_max_iter"):
+        coder.transform(X)
+    coder.set_params(code_max_iter=5000, code_tol=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        coder.transform(X)
+        coder.score(X)
