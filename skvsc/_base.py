@@ -178,8 +178,8 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
 
     @property
     def components_(self):
-        """ndarray of shape (n_components, n_features): the atoms, a copy in
-        the training data's float dtype."""
+        """The atoms, one per row: a copy in the training data's float dtype.
+        """
         check_is_fitted(self, "module_")
         with torch.no_grad():
             return np.array(self._atoms().detach().cpu().numpy(), dtype=self._dtype)
