@@ -222,6 +222,14 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
                 out[start:start + len(value)] = value
         return out
 
+    def _per_row(self, function, X):
+        """``function`` of a batch (one output row per input row) over data
+        ``X`` of a fitted model: validated, in eval mode, chunk by chunk."""
+        check_is_fitted(self, "module_")
+        X = self._validate_X(X, reset=False)
+        self.module_.eval()
+        return self._chunked(function, X)
+
     # ---------------------------------------------------------- transactions
     @contextlib.contextmanager
     def _transaction(self):
@@ -494,10 +502,7 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         ndarray of shape (n_samples, n_components)
             Deterministic codes, in ``X``'s float dtype.
         """
-        check_is_fitted(self, "module_")
-        X = self._validate_X(X, reset=False)
-        self.module_.eval()
-        return self._chunked(self._encode, X)
+        return self._per_row(self._encode, X)
 
     def inverse_transform(self, X):
         """Reconstruct data from codes.
@@ -536,10 +541,7 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         ndarray of shape (n_samples,)
             Score of each sample.
         """
-        check_is_fitted(self, "module_")
-        X = self._validate_X(X, reset=False)
-        self.module_.eval()
-        return self._chunked(self._score_samples, X)
+        return self._per_row(self._score_samples, X)
 
     def score(self, X, y=None):
         """Mean per-sample score of ``X`` (higher is better).

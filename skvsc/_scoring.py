@@ -17,7 +17,6 @@ import math
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
 
 from .solvers import fista, fista_autograd, lipschitz_constant
 
@@ -27,14 +26,11 @@ __all__ = [
     "masked_lasso_predictions",
     "masked_decoder_predictions",
     "masked_cv_score",
-    "batched_per_sample",
     "thresholded_laplace_kl",
 ]
 
 #: Number of feature folds of the masked-feature cross-validation.
 N_FOLDS = 4
-#: Rows per chunk of :func:`batched_per_sample` (bounds memory).
-_CHUNK_ROWS = 1024
 #: Seed of the fixed permutation that assigns the features to folds.
 _FOLD_SEED = 0
 
@@ -193,38 +189,6 @@ def masked_cv_score(X, prediction):
         Higher is better.
     """
     return -0.5 * (X - prediction).pow(2).sum(dim=1)
-
-
-def batched_per_sample(estimator, function, X):
-    """``function`` (a batch tensor ↦ per-sample tensor) over validated ``X``, in batches.
-
-    The plumbing of ``score_samples`` for another per-sample quantity (e.g.
-    ``energy``): fitted check, validation against the fitted features, eval
-    mode, bounded memory.
-
-    Parameters
-    ----------
-    estimator : SparseModelMixin
-        A fitted skvsc estimator.
-    function : callable
-        ``function(batch) -> tensor of shape (len(batch),)``.
-    X : array-like of shape (n_samples, n_features)
-        Data.
-
-    Returns
-    -------
-    ndarray of shape (n_samples,)
-        In ``X``'s float dtype.
-    """
-    check_is_fitted(estimator, "module_")
-    X = estimator._validate_X(X, reset=False)
-    estimator.module_.eval()
-    out = np.empty(X.shape[0], dtype=X.dtype)
-    with torch.no_grad():
-        for start in range(0, X.shape[0], _CHUNK_ROWS):
-            value = function(estimator._to_tensor(X[start:start + _CHUNK_ROWS]))
-            out[start:start + len(value)] = value.detach().cpu().numpy()
-    return out
 
 
 def thresholded_laplace_kl(loc, scale, threshold, prior_scale):

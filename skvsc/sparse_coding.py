@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array
 
 from ._base import TRAINING_CONSTRAINTS, SparseModelMixin
-from ._scoring import batched_per_sample, masked_cv_score, masked_lasso_predictions
+from ._scoring import masked_cv_score, masked_lasso_predictions
 from .solvers import fista, lasso_energy, _warn_uncertified
 
 __all__ = ["SparseCoder"]
@@ -418,7 +418,7 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             The energy of each sample; ``energy(X).mean()`` is the mean energy.
         """
-        return batched_per_sample(self, self._energy_samples, X)
+        return self._per_row(self._energy_samples, X)
 
 
 def _block_coordinate_sweep(atoms, A, B, skip):

@@ -11,7 +11,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import TRAINING_CONSTRAINTS, SparseModelMixin
 from .modules import HiddenLayerDecoder, LinearDictionary, LISTAEncoder
 from ._scoring import (
-    batched_per_sample,
     masked_cv_score,
     masked_decoder_predictions,
     masked_lasso_predictions,
@@ -648,4 +647,4 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
         ndarray of shape (n_samples,)
             The energy of each sample; ``energy(X).mean()`` is the mean energy.
         """
-        return batched_per_sample(self, self._energy_samples, X)
+        return self._per_row(self._energy_samples, X)
