@@ -93,9 +93,9 @@ def main():
             skvsc_model = isinstance(model, skvsc._base.SparseModelMixin)
             epochs = f"{model.n_iter_:6d}" if skvsc_model else f"{'':6s}"
             best = f"{model.best_epoch_:5d}" if skvsc_model else f"{'':5s}"
-            flagged = sorted({w.category.__name__ for w in caught
-                              if w.category.__module__.startswith("skvsc")
-                              or "Convergence" in w.category.__name__ and skvsc_model})
+            # skvsc's own warnings (a ConvergenceWarning of the classifier is not one).
+            flagged = sorted({w.category.__name__ for w in caught if skvsc_model and (
+                type(model).__name__ in str(w.message) or "code_max_iter" in str(w.message))})
             print(f"{name:7s} {label:44s} {accuracy:8.4f} {seconds:7.1f} "
                   f"{np.mean(codes == 0):6.3f} {reconstruction_mse(model, X_test):9.4f} "
                   f"{epochs} {best}  {' '.join(flagged)}", flush=True)
