@@ -29,7 +29,7 @@ from ._utils import (check_float32_range, device_exists, is_finite, make_generat
                      resolve_device, to_cpu, to_device)
 from .exceptions import CollapsedCodesWarning, TrainingDivergedError
 
-__all__ = ["SparseModelMixin", "GenerativeMixin", "TRAINING_CONSTRAINTS"]
+__all__ = ["SparseModelMixin", "EnergyMixin", "GenerativeMixin", "TRAINING_CONSTRAINTS"]
 
 # Parameters shared by every trained estimator, with the same meaning everywhere.
 TRAINING_CONSTRAINTS = {
@@ -613,6 +613,30 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             super().__setstate__(state)
         else:
             self.__dict__.update(state)
+
+
+class EnergyMixin:
+    """``energy`` for the estimators that minimise an explicit energy of
+    their codes; the estimator implements ``_energy_samples(X)``."""
+
+    def energy(self, X):
+        """Per-sample energy of the codes of :meth:`transform` (lower is better).
+
+        The objective that training and inference minimise, whose formula the
+        class docstring gives.  It contains ``lam`` as a penalty, so it is not a
+        criterion to select ``lam`` with: use :meth:`score`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The energy of each sample; ``energy(X).mean()`` is the mean energy.
+        """
+        return self._per_row(self._energy_samples, X)
 
 
 class GenerativeMixin:

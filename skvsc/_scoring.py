@@ -57,6 +57,16 @@ def feature_folds(n_features, n_folds=N_FOLDS):
     return folds
 
 
+def _held_and_observed(n_features, n_folds, device):
+    """``(held, observed)`` feature indices of every fold with something to
+    encode from (a single feature has nothing: its prediction stays 0)."""
+    folds = torch.as_tensor(feature_folds(n_features, n_folds), device=device)
+    for fold in range(int(folds.max()) + 1):
+        observed = (folds != fold).nonzero().squeeze(1)
+        if observed.numel():
+            yield (folds == fold).nonzero().squeeze(1), observed
+
+
 def masked_lasso_predictions(X, atoms, lam, *, positive=False, max_iter=300, tol=1e-4,
                              n_folds=N_FOLDS):
     """Out-of-fold predictions of ``X`` by the lasso codes of the other features.
@@ -97,13 +107,8 @@ def masked_lasso_predictions(X, atoms, lam, *, positive=False, max_iter=300, tol
         Every feature predicted from the codes of the other folds.
     """
     n_features = X.shape[1]
-    folds = torch.as_tensor(feature_folds(n_features, n_folds), device=X.device)
     prediction = torch.zeros_like(X)
-    for fold in range(int(folds.max()) + 1):
-        held = (folds == fold).nonzero().squeeze(1)
-        observed = (folds != fold).nonzero().squeeze(1)
-        if observed.numel() == 0:
-            continue  # a single feature: nothing to encode from, predict 0
+    for held, observed in _held_and_observed(n_features, n_folds, X.device):
         atoms_observed = atoms.index_select(1, observed)
         X_observed = X.index_select(1, observed)
         gram = atoms_observed @ atoms_observed.T
@@ -151,14 +156,9 @@ def masked_decoder_predictions(X, decode, n_components, lam, *, positive=False, 
         Every feature predicted from the codes of the other folds.
     """
     n_features = X.shape[1]
-    folds = torch.as_tensor(feature_folds(n_features, n_folds), device=X.device)
     prediction = torch.zeros_like(X)
     init = X.new_zeros(X.shape[0], n_components)
-    for fold in range(int(folds.max()) + 1):
-        held = (folds == fold).nonzero().squeeze(1)
-        observed = (folds != fold).nonzero().squeeze(1)
-        if observed.numel() == 0:
-            continue
+    for held, observed in _held_and_observed(n_features, n_folds, X.device):
         X_observed = X.index_select(1, observed)
 
         def smooth(Z, X_observed=X_observed, observed=observed):

@@ -8,9 +8,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array
 
-from ._base import TRAINING_CONSTRAINTS, SparseModelMixin
+from ._base import TRAINING_CONSTRAINTS, EnergyMixin, SparseModelMixin
 from ._scoring import masked_cv_score, masked_lasso_predictions
-from .solvers import fista, lasso_energy, _warn_uncertified
+from .modules import normalize_rows_
+from .solvers import _warn_uncertified, fista, lasso_energy
 
 __all__ = ["SparseCoder"]
 
@@ -41,7 +42,7 @@ class _Dictionary(torch.nn.Module):
         self.register_buffer("B", atoms.new_zeros(n_components, n_features))
 
 
-class SparseCoder(SparseModelMixin, BaseEstimator):
+class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
     """Sparse coding (Olshausen & Field) with FISTA inference, trained by PyTorch.
 
     Learns a dictionary ``D`` of ``n_components`` unit-norm atoms minimising, per
@@ -331,7 +332,7 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         # Gradient of the batch-mean ½‖x − zD‖² (paper 000 averages, not sums).
         grad = Z.T @ (Z @ atoms - X) / X.shape[0]
         atoms -= self.learning_rate * grad
-        _normalize_rows(atoms)
+        normalize_rows_(atoms)
         return False
 
     def _online_update(self, X, Z):
@@ -363,7 +364,7 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         worst = worst[: len(index)]
         nonzero = sq_norms[worst] > 0
         atoms[index[nonzero]] = residual[worst[nonzero]]
-        _normalize_rows(atoms)
+        normalize_rows_(atoms)
 
     def _end_fit(self):
         self._refresh_gram(exact=True)  # transform/score: the exact λ_max
@@ -401,25 +402,6 @@ class SparseCoder(SparseModelMixin, BaseEstimator):
         """
         return super().score(X)
 
-    def energy(self, X):
-        """Per-sample energy ``½‖x − zD‖² + λ‖z‖₁`` of the codes of :meth:`transform`.
-
-        The objective that training and inference minimise (lower is better).
-        It contains ``lam`` as a penalty, so it is not a criterion to select
-        ``lam`` with: use :meth:`score`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            The energy of each sample; ``energy(X).mean()`` is the mean energy.
-        """
-        return self._per_row(self._energy_samples, X)
-
 
 def _block_coordinate_sweep(atoms, A, B, skip):
     """One pass of Mairal's update: atom k minimises ``½tr(DᵀDA) − tr(DᵀB)``
@@ -440,7 +422,3 @@ def _block_coordinate_sweep(atoms, A, B, skip):
             continue
         atoms[k] += (B[k] - A[k] @ atoms) / A[k, k]
         atoms[k] /= torch.linalg.vector_norm(atoms[k]).clamp(min=1e-12)
-
-
-def _normalize_rows(atoms):
-    atoms /= torch.linalg.vector_norm(atoms, dim=1, keepdim=True).clamp(min=1e-12)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import TRAINING_CONSTRAINTS, SparseModelMixin
+from ._base import TRAINING_CONSTRAINTS, EnergyMixin, SparseModelMixin
 from .modules import HiddenLayerDecoder, LinearDictionary, LISTAEncoder
 from ._scoring import (
     masked_cv_score,
@@ -106,7 +106,7 @@ class _Autoencoder(torch.nn.Module):
         return (x - self.x_mean) / self.x_scale
 
 
-class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
+class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
     """Sparse coding with a variance hinge on the codes, a LISTA encoder and a linear or MLP decoder.
 
     Implements VDL / VDL-NL and the SDL / SDL-NL baselines of Evtimova & LeCun
@@ -629,22 +629,3 @@ class VarianceRegDictLearner(SparseModelMixin, BaseEstimator):
             Mean ``−½‖x − x̂‖²``; higher is better.
         """
         return super().score(X)
-
-    def energy(self, X):
-        """Per-sample energy ``(1/d)‖x − D(z)‖² + λ‖z‖₁`` of the codes of :meth:`transform`.
-
-        ``x`` is the standardised sample (see the class docstring).  The energy of paper 002 without the encoder term and the batch hinge
-        (lower is better).  It contains ``lam`` as a penalty, so it is not a
-        criterion to select ``lam`` with: use :meth:`score`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            The energy of each sample; ``energy(X).mean()`` is the mean energy.
-        """
-        return self._per_row(self._energy_samples, X)
