@@ -56,6 +56,11 @@ _CHUNK_ROWS = 2048
 _BLOWUP_FACTOR = 1e6
 # The collapse check encodes at most this many training samples.
 _COLLAPSE_CHECK_ROWS = 2048
+# After every epoch the model must code this many training rows to finite
+# values, and no weight may exceed _WEIGHT_LIMIT in magnitude (float32
+# products of such weights overflow within a few layers).
+_PROBE_ROWS = 256
+_WEIGHT_LIMIT = 1e12
 # Seed of the fixed noise behind a deterministic validation loss.
 _VALIDATION_SEED = 0
 
@@ -90,6 +95,9 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     _collapse_hint = "lower `lam` or train longer (`max_epochs`)"
     #: Whether the codes have exact zeros (the collapse check counts them).
     _exact_zero_codes = True
+    #: Whether every step projects the weights to a bounded set (e.g. unit-norm
+    #: atoms), so that the per-epoch output probe can be skipped.
+    _bounded_weights = False
 
     # ------------------------------------------------------ required hooks
     def _build_module(self, n_features):
@@ -136,6 +144,11 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         if not params:
             return {}
         return {"module": torch.optim.Adam(params, lr=self.learning_rate)}
+
+    def _optimizer_params(self):
+        """The parameters ``_make_optimizers`` reads: ``partial_fit`` rebuilds
+        the optimisers when ``set_params`` changed them."""
+        return (self.learning_rate,)
 
     def _train_step(self, X):
         """One step of every optimiser on ``_batch_loss``; returns the loss as
@@ -277,7 +290,11 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         self.n_steps_ = 0
         self._build_module(X.shape[1])
         self._init_from_data(X)
+        self._build_optimizers()
+
+    def _build_optimizers(self):
         self._optimizers = self._make_optimizers()
+        self._optimizers_built_for = self._optimizer_params()
 
     # ---------------------------------------------------------- training loop
     def _fit_epochs(self, X, max_epochs, validation_fraction, *, warn=True):
@@ -317,10 +334,9 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
                     self._raise_diverged(
                         epoch, f"the training loss blew up from {first_loss:.4g} to {loss:.4g}")
                 total += loss * len(index)
-            if not is_finite(self.module_.state_dict().values()):
-                self._raise_diverged(epoch, "the model's weights stopped being finite")
             train_loss = total / n_train
             self.module_.eval()
+            self._check_health(X_train[:_PROBE_ROWS].to(self.device_), epoch)
             monitored = train_loss
             if X_validation is not None:
                 with self._named_divergence(epoch):
@@ -381,6 +397,25 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             self._raise_diverged(epoch, f"the training loss became {loss}")
         return loss
 
+    def _check_health(self, probe, epoch):
+        """Divergence that the step losses cannot see: after an epoch, weights
+        must be finite and below ``_WEIGHT_LIMIT``, and the model must map a
+        few training rows to finite codes and reconstructions (a one-batch
+        ``partial_fit`` measures its loss before its only step)."""
+        weights = [t for t in self.module_.state_dict().values() if t.is_floating_point()]
+        if not is_finite(weights):
+            self._raise_diverged(epoch, "the model's weights stopped being finite")
+        largest = max((float(t.abs().max()) for t in weights if t.numel()), default=0.0)
+        if largest > _WEIGHT_LIMIT:
+            self._raise_diverged(epoch, f"a weight reached {largest:.3g}")
+        if self._bounded_weights:
+            return
+        with torch.no_grad(), self._named_divergence(epoch):
+            codes = self._encode(probe)
+            if not (is_finite([codes]) and is_finite([self._decode(codes)])):
+                self._raise_diverged(epoch, "the model's codes or reconstructions "
+                                            "stopped being finite")
+
     def _raise_diverged(self, epoch, what):
         raise TrainingDivergedError(
             f"{type(self).__name__} diverged at epoch {epoch + 1}: {what}. Likely "
@@ -407,7 +442,10 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     def _warn_if_collapsed(self, X):
         """Warn when the codes of (a sample of) the training data are all zero,
         or when most units are never active on it."""
-        codes = self._chunked(self._encode, X[:_COLLAPSE_CHECK_ROWS], dtype=np.float32)
+        with warnings.catch_warnings():
+            # transform itself warns about uncertified codes; not twice.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            codes = self._chunked(self._encode, X[:_COLLAPSE_CHECK_ROWS], dtype=np.float32)
         active = np.abs(codes) > (0.0 if self._exact_zero_codes else 1e-3)
         if not active.any():
             warnings.warn(
@@ -479,8 +517,9 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             self._check_training_data(X)
             if first_call:
                 self._setup_fit(X, device)
-            if getattr(self, "_optimizers", None) is None:  # e.g. after unpickling
-                self._optimizers = self._make_optimizers()
+            if (getattr(self, "_optimizers", None) is None  # e.g. after unpickling
+                    or getattr(self, "_optimizers_built_for", None) != self._optimizer_params()):
+                self._build_optimizers()  # fresh moments at the new learning rate
             if getattr(self, "_generator", None) is None:
                 self._generator = make_generator(self.random_state)
             if self._learns:

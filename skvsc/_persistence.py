@@ -162,6 +162,7 @@ def load(path, device=None):
     if archive.get("version") != _VERSION:
         raise ValueError(f"{path!s} has format version {archive.get('version')!r}; this "
                          f"skvsc reads version {_VERSION}.")
+    target = None if device is None else resolve_device(device)  # the user's error, not the file's
     classes = _estimator_classes()
     if archive.get("estimator") not in classes:
         raise ValueError(f"{path!s} holds an unknown estimator {archive.get('estimator')!r}.")
@@ -174,9 +175,15 @@ def load(path, device=None):
         state = {name: _decode(value, tensors) for name, value in raw_state.items()
                  if name not in modules}
         estimator = classes[archive["estimator"]](**params)
+        estimator._validate_params()
+        cls = type(estimator)
+        for name in raw_state:
+            # Fitted state only: never a parameter, a method or a property.
+            if not (name.endswith("_") or name.startswith("_")) or hasattr(cls, name):
+                raise ValueError(f"entry {name!r} is not fitted state")
         fitted_device = state.get("device_")
-        if device is not None:
-            target = resolve_device(device)
+        if target is not None:
+            pass
         elif fitted_device is not None and not device_exists(fitted_device):
             warnings.warn(f"{archive['estimator']} was fitted on {fitted_device}, which "
                           "does not exist on this machine; its weights are loaded on the "
@@ -193,12 +200,16 @@ def load(path, device=None):
             prefix = f"{name}/"
             weights = {key[len(prefix):]: t for key, t in tensors.items()
                        if key.startswith(prefix)}
+            if not all(bool(torch.isfinite(t).all()) for t in weights.values()
+                       if t.is_floating_point()):
+                raise ValueError(f"the weights of {name} are not finite")
             getattr(estimator, name).load_state_dict(weights)
         # _build_module may have set derived state; the saved values win.
         vars(estimator).update({name: value.to(target) if isinstance(value, torch.Tensor)
                                 else value for name, value in plain.items()})
         estimator.device_ = target
         del estimator._generator
-    except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError,
+            json.JSONDecodeError) as exc:
         raise ValueError(f"{path!s} is corrupted or incompatible: {exc}") from exc
     return estimator

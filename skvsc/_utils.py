@@ -98,17 +98,23 @@ def make_generator(random_state, device="cpu"):
     return generator
 
 
+# The largest squared row norm accepted: float32's maximum with a headroom of
+# 1e6 for the sums over a batch, the products with weights and the losses that
+# the models compute from ‖x‖² (digits × 1e18, ‖x‖² ≈ 6e37, passed a bare
+# float32 bound and then overflowed inside training).
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_SQ_NORM_LIMIT = _FLOAT32_MAX / 1e6
 # Rows are checked this many at a time, so the check never copies a large array.
 _RANGE_CHUNK = 65536
 
 
 def check_float32_range(array, name):
-    """Raise ``ValueError`` unless every row's squared norm is finite in float32.
+    """Raise ``ValueError`` unless every row's squared norm fits float32 with headroom.
 
     Every model computes in float32 and squares its inputs (energies, Gram
-    matrices, Gaussian likelihoods), so a row with ``‖x‖² > 3.4e38`` would
-    turn into ``inf``/NaN silently.  Checked in float64, chunk by chunk.
+    matrices, Gaussian likelihoods), so a row with a huge ``‖x‖²`` would turn
+    into ``inf``/NaN silently; rows must have ``‖x‖² ≤ 3.4e32`` (float32's
+    maximum over a headroom of 1e6).  Checked in float64, chunk by chunk.
 
     Parameters
     ----------
@@ -121,17 +127,18 @@ def check_float32_range(array, name):
         return
     # Cheap bound first: max|a|² · n_columns.
     peak = float(np.max(np.abs(array)))
-    if peak * peak * array.shape[1] <= _FLOAT32_MAX:
+    if peak * peak * array.shape[1] <= _SQ_NORM_LIMIT:
         return
     worst = 0.0
     for start in range(0, array.shape[0], _RANGE_CHUNK):
         chunk = np.asarray(array[start:start + _RANGE_CHUNK], dtype=np.float64)
         worst = max(worst, float(np.einsum("ij,ij->i", chunk, chunk).max()))
-    if not worst <= _FLOAT32_MAX:
+    if not worst <= _SQ_NORM_LIMIT:
         raise ValueError(
             f"{name} is out of float32 range: a row's squared norm reaches "
-            f"{worst:.3g} (largest |value| {peak:.3g}), above float32's maximum "
-            f"{_FLOAT32_MAX:.3g}. skvsc computes in float32; scale {name} down "
+            f"{worst:.3g} (largest |value| {peak:.3g}); skvsc computes in float32 "
+            f"and accepts squared norms up to {_SQ_NORM_LIMIT:.3g} (float32's maximum "
+            f"{_FLOAT32_MAX:.3g} over a headroom of 1e6). Scale {name} down "
             "(e.g. with sklearn.preprocessing.StandardScaler)."
         )
 

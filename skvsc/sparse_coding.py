@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_array
 
 from ._base import TRAINING_CONSTRAINTS, EnergyMixin, SparseModelMixin
 from ._scoring import masked_cv_score, masked_lasso_predictions
+from ._utils import check_float32_range
 from .modules import normalize_rows_
 from .solvers import _warn_uncertified, fista, lasso_energy
 
@@ -180,6 +181,7 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
     }
 
     _divergence_hint = "lower `learning_rate` (projected_gradient) or raise `lam`"
+    _bounded_weights = True  # unit-norm atoms after every step
 
     def __init__(
         self,
@@ -224,6 +226,7 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
     def _build_module(self, n_features):
         if self.dictionary is not None:
             atoms = check_array(self.dictionary, dtype=[np.float64, np.float32])
+            check_float32_range(atoms, "the dictionary")
             if atoms.shape[1] != n_features:
                 raise ValueError(
                     f"dictionary has {atoms.shape[1]} features but X has {n_features}."

@@ -209,6 +209,8 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
     (5, 64)
     """
 
+    _exact_zero_codes = False  # codes are posterior means
+
     _parameter_constraints = {
         **TRAINING_CONSTRAINTS,
         "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],

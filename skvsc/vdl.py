@@ -405,6 +405,10 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         self.module_ = _Autoencoder(encoder, decoder).to(self.device_)
         self.code_n_iter_ = 0
 
+    def _optimizer_params(self):
+        return (self.learning_rate, self.encoder_learning_rate, self.decoder_bias_decay,
+                self.encoder_bias_decay)
+
     def _make_optimizers(self):
         """Two Adams, decoder and encoder, each with weight decay on its bias only."""
         module = self.module_
@@ -518,8 +522,8 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         # Paper 002 §5: "subtracting the global mean and dividing by the global
         # standard deviation".  Inside the estimator, so λ means the same on
         # pixels in [0, 1], in [0, 255] or already standardised.
-        scale = float(np.std(X))
-        self.module_.x_mean.fill_(float(np.mean(X)))
+        scale = float(np.std(X, dtype=np.float64))  # float32 sums can overflow
+        self.module_.x_mean.fill_(float(np.mean(X, dtype=np.float64)))
         self.module_.x_scale.fill_(scale if np.isfinite(scale) and scale > 1e-12 else 1.0)
 
     def _encode(self, X):

@@ -404,7 +404,9 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
 
     # ------------------------------------------------------------- schedules
     def _warmup_fraction(self):
-        if self.warmup_steps == 0:
+        # Warm-ups shape training only: evaluation (the monitored validation
+        # loss, score) always sees the final model, so epochs compare fairly.
+        if self.warmup_steps == 0 or not self.module_.training:
             return 1.0
         return min(self.n_steps_ / self.warmup_steps, 1.0)
 

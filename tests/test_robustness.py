@@ -17,6 +17,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import skvsc
+from skvsc._utils import _SQ_NORM_LIMIT
 from skvsc.exceptions import CollapsedCodesWarning, TrainingDivergedError
 
 from test_common import ESTIMATORS
@@ -376,10 +377,88 @@ def test_any_magnitude_gives_finite_codes_or_a_named_error(estimator, exponent, 
     if not np.isfinite(data).all():
         return  # non-finite input: the existing NaN/inf errors
     data = {"C": data, "F": np.asfortranarray(data), "reversed": data[::-1]}[layout]
-    fits = float(np.max(np.sum(data.astype(np.float64) ** 2, axis=1))) <= np.finfo(np.float32).max
+    fits = float(np.max(np.sum(data.astype(np.float64) ** 2, axis=1))) <= _SQ_NORM_LIMIT
     for method in (est.transform, est.score_samples):
         if fits:
             assert np.isfinite(method(data)).all()
         else:
             with pytest.raises(ValueError, match="float32"):
                 method(data)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lr: skvsc.SVAE(n_components=4, learning_rate=lr, device="cpu", random_state=0),
+    lambda lr: skvsc.VariationalSparseCoder(n_components=4, hidden_layer_sizes=(8,),
+                                            learning_rate=lr, device="cpu", random_state=0),
+    lambda lr: skvsc.VarianceRegDictLearner(n_components=4, learning_rate=lr,
+                                            encoder_learning_rate=lr, code_max_iter=20,
+                                            device="cpu", random_state=0),
+], ids=["SVAE", "VariationalSparseCoder", "VarianceRegDictLearner"])
+@pytest.mark.parametrize("learning_rate", [1e10, 1e30])
+def test_a_one_batch_partial_fit_that_diverges_is_named_and_undone(make, learning_rate):
+    # One batch: the only loss is measured before the only step, so the
+    # per-epoch probe of weights and outputs must catch it (review of #13).
+    est = make(learning_rate)
+    with pytest.raises(TrainingDivergedError):
+        est.partial_fit(X)
+    assert not hasattr(est, "module_")
+
+
+def test_digits_scaled_to_the_edge_of_float32_get_a_range_error_not_a_divergence():
+    data = X * 1e17  # ‖x‖² ≈ 2e34: below float32's maximum, beyond its headroom
+    for est in (skvsc.SparseCoder(n_components=4, max_epochs=1, device="cpu"),
+                skvsc.SVAE(n_components=4, max_epochs=1, device="cpu")):
+        with pytest.raises(ValueError, match="float32"):
+            est.fit(data)
+
+
+def test_a_fixed_dictionary_out_of_float32_range_is_refused():
+    with pytest.raises(ValueError, match="dictionary is out of float32 range"):
+        skvsc.SparseCoder(dictionary=np.eye(4, 6) * 1e20, device="cpu").fit(X)
+
+
+def test_set_params_learning_rate_reaches_partial_fit():
+    kw = dict(n_components=4, hidden_layer_sizes=(8,), max_epochs=2, device="cpu",
+              random_state=0)
+    slow = skvsc.VariationalSparseCoder(**kw).fit(X)
+    fast = skvsc.VariationalSparseCoder(**kw).fit(X)
+    slow.set_params(learning_rate=1e-6).partial_fit(X)
+    fast.set_params(learning_rate=1e-1).partial_fit(X)
+    assert not np.allclose(slow.components_, fast.components_)
+
+
+def test_load_refuses_state_that_is_not_fitted_state(tmp_path):
+    est = skvsc.SparseCoder(n_components=4, max_epochs=1, device="cpu", random_state=0).fit(X)
+    path = tmp_path / "model.skvsc"
+    est.save(path)
+    archive = torch.load(path, weights_only=True)
+    import json
+    state = json.loads(archive["state"])
+    state["transform"] = 1  # would shadow the method
+    archive["state"] = json.dumps(state)
+    torch.save(archive, tmp_path / "shadow.skvsc")
+    with pytest.raises(ValueError, match="not fitted state"):
+        skvsc.load(tmp_path / "shadow.skvsc")
+    archive["params"] = json.dumps({"__dict__": {"lam": -1.0}})
+    torch.save(archive, tmp_path / "params.skvsc")
+    with pytest.raises(ValueError):
+        skvsc.load(tmp_path / "params.skvsc")
+    est.save(path)
+    archive = torch.load(path, weights_only=True)
+    archive["tensors"]["module_/atoms"][0, 0] = float("nan")
+    torch.save(archive, tmp_path / "nan.skvsc")
+    with pytest.raises(ValueError, match="not finite"):
+        skvsc.load(tmp_path / "nan.skvsc")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            skvsc.load(path, device="cuda")
+
+
+def test_vsc_validation_loss_does_not_depend_on_the_warm_up_step():
+    vsc = skvsc.VariationalSparseCoder(n_components=4, hidden_layer_sizes=(8,), max_epochs=2,
+                                       warmup_steps=200, device="cpu", random_state=0).fit(X)
+    values = set()
+    for step in (0, 50, 200):
+        vsc.n_steps_ = step
+        values.add(vsc._validation_loss(X))
+    assert len(values) == 1
