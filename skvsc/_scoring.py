@@ -18,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from .solvers import fista, fista_autograd, lipschitz_constant
+from .solvers import _warn_uncertified, fista, fista_autograd, lipschitz_constant
 
 __all__ = [
     "N_FOLDS",
@@ -108,15 +108,20 @@ def masked_lasso_predictions(X, atoms, lam, *, positive=False, max_iter=300, tol
     """
     n_features = X.shape[1]
     prediction = torch.zeros_like(X)
+    n_uncertified = n_codes = 0
     for held, observed in _held_and_observed(n_features, n_folds, X.device):
         atoms_observed = atoms.index_select(1, observed)
         X_observed = X.index_select(1, observed)
         gram = atoms_observed @ atoms_observed.T
-        codes, _ = fista(gram, X_observed @ atoms_observed.T,
-                         lam * observed.numel() / n_features,
-                         lipschitz=lipschitz_constant(gram), positive=positive,
-                         max_iter=max_iter, tol=tol, sq_norms=X_observed.pow(2).sum(dim=1))
+        codes, _, uncertified = fista(
+            gram, X_observed @ atoms_observed.T, lam * observed.numel() / n_features,
+            lipschitz=lipschitz_constant(gram), positive=positive, max_iter=max_iter,
+            tol=tol, sq_norms=X_observed.pow(2).sum(dim=1), return_uncertified=True)
+        n_uncertified += int(uncertified.sum())
+        n_codes += X.shape[0]
         prediction.index_copy_(1, held, codes @ atoms.index_select(1, held))
+    # The estimators' parameter is code_max_iter; score warns as transform does.
+    _warn_uncertified(n_uncertified, n_codes, max_iter, tol, "code_max_iter", stacklevel=5)
     return prediction
 
 

@@ -462,3 +462,9 @@ def test_vsc_validation_loss_does_not_depend_on_the_warm_up_step():
         vsc.n_steps_ = step
         values.add(vsc._validation_loss(X))
     assert len(values) == 1
+
+
+def test_score_warns_when_its_codes_stop_uncertified():
+    sc = skvsc.SparseCoder(n_components=8, max_epochs=2, device="cpu", random_state=0).fit(X)
+    with pytest.warns(ConvergenceWarning, match="code_max_iter=2"):
+        sc.set_params(code_max_iter=2, code_tol=1e-8).score(X)
