@@ -173,10 +173,10 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     hidden_layer_sizes : tuple of int, default=None
         Hidden sizes of the encoder (and of the MLP decoder, reversed).  None
         scales paper 004's 784–400 to the data: one layer of
-        ``clip(round(400·n_features/784), 256, 400)`` units.  (With a floor of
+        ``clip(round(400·n_features/784), 256, 400)`` units.  With a floor of
         64, the default digits pipeline lost to a logistic regression on the
-        raw pixels on 5 of 6 splits, 0.954 against 0.966 on average; with 256
-        it wins on 5 of 6, 0.970 against 0.966.)
+        raw pixels on 5 of 6 splits (0.954 against 0.966 on average); with 256
+        it wins on 5 of 6 (0.970 against 0.966).
     normalize_decoder : bool, default=False
         ``decoder="linear"`` only: project the atoms to unit norm after every step.
     likelihood : {"gaussian", "bernoulli"}, default="gaussian"
