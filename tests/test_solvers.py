@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.linear_model import Lasso
@@ -241,6 +241,8 @@ def _correlated_problem(seed, n_samples, n_features, n_components, correlation, 
 )
 def test_polished_codes_match_scikit_learn_lasso_on_ill_conditioned_problems(
         seed, n_features, n_components, correlation, lam_fraction, positive, dtype, tol):
+    # float32 rounding hides gaps much below 1e-4 of the energy (see fista).
+    assume(dtype == torch.float64 or tol >= 1e-4)
     X, D, lam = _correlated_problem(seed, 6, n_features, n_components, correlation,
                                     lam_fraction)
     gram = D @ D.T
@@ -251,7 +253,7 @@ def test_polished_codes_match_scikit_learn_lasso_on_ill_conditioned_problems(
     solvers._POLISH_FIRST, solvers._POLISH_EVERY = 2, 4
     try:
         Z, n_iter, uncertified = fista(gram.to(dtype), (X @ D.T).to(dtype), lam,
-                                       positive=positive, max_iter=100_000, tol=tol,
+                                       positive=positive, max_iter=20_000, tol=tol,
                                        sq_norms=X.pow(2).sum(dim=1).to(dtype),
                                        return_uncertified=True)
     finally:
