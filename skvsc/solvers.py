@@ -17,7 +17,6 @@ linear inverse problems", SIAM J. Imaging Sciences, 2009.
 
 import math
 import numbers
-
 import warnings
 
 import numpy as np
@@ -428,11 +427,13 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
     threshold = lam * step
     n_samples = correlation.shape[0]
     result = torch.zeros_like(correlation)
-    none_left = (lambda: (result, 0, torch.zeros(n_samples, dtype=torch.bool,
-                                                 device=result.device))
-                 if return_uncertified else (result, 0))
+    uncertified = torch.zeros(n_samples, dtype=torch.bool, device=correlation.device)
+
+    def returned(n_iter):
+        return (result, n_iter, uncertified) if return_uncertified else (result, n_iter)
+
     if n_samples == 0:
-        return none_left()
+        return returned(0)
     # The gradient step Y + step·(B − YG) as one product: step·B + Y (I − step·G).
     # Finished samples leave the working set at once, so later products shrink.
     M = torch.eye(gram.shape[0], dtype=dtype, device=gram.device).sub_(gram, alpha=step)
@@ -443,7 +444,7 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
         c_max = B.amax(dim=1) if positive else B.abs().amax(dim=1)
         rows = (c_max > lam).nonzero().squeeze(1)
         if rows.numel() == 0:
-            return none_left()
+            return returned(0)
         if rows.numel() < n_samples:
             active, B, q = active[rows], B[rows], q[rows]
     if (init is not None or tol is None or dtype == torch.bfloat16
@@ -494,18 +495,12 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
             result.index_copy_(0, active.index_select(0, rows), finished)
             rows = (~done).nonzero().squeeze(1)
             if rows.numel() == 0:
-                if return_uncertified:
-                    return result, n_iter, torch.zeros(n_samples, dtype=torch.bool,
-                                                       device=result.device)
-                return result, n_iter
+                return returned(n_iter)
             active, Z, Y, B, q = (tensor.index_select(0, rows) for tensor in (active, Z, Y, B, q))
     result.index_copy_(0, active, Z)
-    if return_uncertified:
-        uncertified = torch.zeros(n_samples, dtype=torch.bool, device=result.device)
-        if tol is not None:
-            uncertified[active] = True
-        return result, n_iter, uncertified
-    return result, n_iter
+    if tol is not None:
+        uncertified[active] = True  # still running at max_iter
+    return returned(n_iter)
 
 
 def fista_autograd(smooth, init, lam, *, step=None, positive=False, max_iter=200,
