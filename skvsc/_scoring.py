@@ -13,8 +13,6 @@ and dictionary learning by held-out entries; Wold 1978, Owen & Perry 2009,
 Mairal et al. 2010 §5 "image inpainting").
 """
 
-import math
-
 import numpy as np
 import torch
 
@@ -26,7 +24,6 @@ __all__ = [
     "masked_lasso_predictions",
     "masked_decoder_predictions",
     "masked_cv_score",
-    "thresholded_laplace_kl",
 ]
 
 #: Number of feature folds of the masked-feature cross-validation.
@@ -194,48 +191,3 @@ def masked_cv_score(X, prediction):
         Higher is better.
     """
     return -0.5 * (X - prediction).pow(2).sum(dim=1)
-
-
-def thresholded_laplace_kl(loc, scale, threshold, prior_scale):
-    """Exact KL between the codes of a thresholded Laplace posterior and prior, per unit.
-
-    With ``s ~ Laplace(μ, σ)`` and the shifted soft-threshold ``z = h(s)``
-    (zero where ``|s − μ| ≤ λ``, else ``s − λ·sign(s − μ)``), the code is a
-    spike-and-slab: ``z = 0`` with probability ``1 − γ_q``, ``γ_q = exp(−λ/σ)``,
-    else ``z ~ Laplace(μ, σ)`` (memorylessness of the tails).  The prior's
-    code, ``soft(s, λ)`` with ``s ~ Laplace(0, b)``, is the spike-and-slab with
-    ``γ_p = exp(−λ/b)`` and slab ``Laplace(0, b)``.  Hence
-
-    .. math:: \\mathrm{KL} = (1-\\gamma_q)\\log\\frac{1-\\gamma_q}{1-\\gamma_p}
-              + \\gamma_q\\log\\frac{\\gamma_q}{\\gamma_p}
-              + \\gamma_q\\,\\mathrm{KL}\\big(\\mathrm{Laplace}(\\mu,\\sigma)\\,\\|\\,
-              \\mathrm{Laplace}(0, b)\\big),
-
-    which depends on λ (the KL of the base distributions does not) and
-    equals it at ``λ = 0``.
-
-    Parameters
-    ----------
-    loc, scale : torch.Tensor
-        ``μ`` and ``σ`` of the posterior's base Laplace.
-    threshold : float
-        λ ≥ 0.
-    prior_scale : float
-        ``b``, the prior's Laplace scale.
-
-    Returns
-    -------
-    torch.Tensor
-        The KL of each unit, broadcast from ``loc`` and ``scale``.
-    """
-    on_q = torch.exp(-threshold / scale)
-    off_q = -torch.expm1(-threshold / scale)
-    on_p = torch.as_tensor(math.exp(-threshold / prior_scale), dtype=loc.dtype, device=loc.device)
-    off_p = -torch.expm1(-torch.as_tensor(threshold / prior_scale, dtype=loc.dtype,
-                                          device=loc.device))
-    distance = loc.abs()
-    slab = (torch.log(prior_scale / scale)
-            + (scale * torch.exp(-distance / scale) + distance) / prior_scale - 1.0)
-    xlogy = torch.special.xlogy
-    return (xlogy(off_q, off_q) - xlogy(off_q, off_p)
-            + xlogy(on_q, on_q) - xlogy(on_q, on_p) + on_q * slab)

@@ -29,6 +29,7 @@ __all__ = [
     "rsample_normal",
     "sample_icdf",
     "rsample",
+    "thresholded_laplace_kl",
     "shifted_soft_threshold",
     "straight_through_threshold",
     "SpikeAndSlab",
@@ -584,3 +585,48 @@ def gamma_threshold_prior(mean, concentration=2.0):
     mean = torch.as_tensor(mean, dtype=torch.float32)
     concentration = torch.full_like(mean, float(concentration))
     return torch.distributions.Gamma(concentration, concentration / mean)
+
+
+def thresholded_laplace_kl(loc, scale, threshold, prior_scale):
+    """Exact KL between the codes of a thresholded Laplace posterior and prior, per unit.
+
+    With ``s ~ Laplace(μ, σ)`` and the shifted soft-threshold ``z = h(s)``
+    (zero where ``|s − μ| ≤ λ``, else ``s − λ·sign(s − μ)``), the code is a
+    spike-and-slab: ``z = 0`` with probability ``1 − γ_q``, ``γ_q = exp(−λ/σ)``,
+    else ``z ~ Laplace(μ, σ)`` (memorylessness of the tails).  The prior's
+    code, ``soft(s, λ)`` with ``s ~ Laplace(0, b)``, is the spike-and-slab with
+    ``γ_p = exp(−λ/b)`` and slab ``Laplace(0, b)``.  Hence
+
+    .. math:: \\mathrm{KL} = (1-\\gamma_q)\\log\\frac{1-\\gamma_q}{1-\\gamma_p}
+              + \\gamma_q\\log\\frac{\\gamma_q}{\\gamma_p}
+              + \\gamma_q\\,\\mathrm{KL}\\big(\\mathrm{Laplace}(\\mu,\\sigma)\\,\\|\\,
+              \\mathrm{Laplace}(0, b)\\big),
+
+    which depends on λ (the KL of the base distributions does not) and
+    equals it at ``λ = 0``.
+
+    Parameters
+    ----------
+    loc, scale : torch.Tensor
+        ``μ`` and ``σ`` of the posterior's base Laplace.
+    threshold : float
+        λ ≥ 0.
+    prior_scale : float
+        ``b``, the prior's Laplace scale.
+
+    Returns
+    -------
+    torch.Tensor
+        The KL of each unit, broadcast from ``loc`` and ``scale``.
+    """
+    on_q = torch.exp(-threshold / scale)
+    off_q = -torch.expm1(-threshold / scale)
+    on_p = torch.as_tensor(math.exp(-threshold / prior_scale), dtype=loc.dtype, device=loc.device)
+    off_p = -torch.expm1(-torch.as_tensor(threshold / prior_scale, dtype=loc.dtype,
+                                          device=loc.device))
+    distance = loc.abs()
+    slab = (torch.log(prior_scale / scale)
+            + (scale * torch.exp(-distance / scale) + distance) / prior_scale - 1.0)
+    xlogy = torch.special.xlogy
+    return (xlogy(off_q, off_q) - xlogy(off_q, off_p)
+            + xlogy(on_q, on_q) - xlogy(on_q, on_p) + on_q * slab)

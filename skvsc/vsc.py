@@ -24,7 +24,6 @@ from torch import nn
 from torch.distributions import Gamma, Laplace, Normal, kl_divergence
 
 from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
-from ._scoring import thresholded_laplace_kl
 from .modules import Encoder, LinearDictionary, MLPDecoder
 from .priors import (
     SpikeAndSlab,
@@ -33,6 +32,7 @@ from .priors import (
     rsample,
     shifted_soft_threshold,
     straight_through_threshold,
+    thresholded_laplace_kl,
 )
 from .solvers import soft_threshold
 
@@ -567,7 +567,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         For ``"thresholded_laplace"`` with a fixed threshold the codes of the
         posterior and of the prior are both spike-and-slabs with Laplace slabs,
         and their exact KL depends on λ (see
-        :func:`skvsc._scoring.thresholded_laplace_kl`); the training loss uses
+        :func:`skvsc.priors.thresholded_laplace_kl`); the training loss uses
         the base distributions' KL (paper 003).  Elsewhere: the training KL.
         """
         if self.prior == "thresholded_laplace" and not self._learned_threshold:
