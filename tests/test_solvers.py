@@ -83,7 +83,7 @@ def test_bfloat16_warmup_keeps_the_certified_suboptimality(
         seed, n_features, n_components, lam_fraction, positive, tol):
     # The warm-up is forced on, so this runs on CPUs without native bfloat16 too.
     X, D, lam = _problem(seed, 6, n_features, n_components, lam_fraction)
-    Z, n_iter = fista(D @ D.T, X @ D.T, lam, positive=positive, max_iter=20_000, tol=tol,
+    Z, n_iter = fista(D @ D.T, X @ D.T, lam, positive=positive, max_iter=100_000, tol=tol,
                       warmup_iter=16, sq_norms=X.pow(2).sum(dim=1))
     ours = lasso_energy(X, Z, D, lam)
     optimum = lasso_energy(X, _lasso_codes(X, D, lam, positive), D, lam)
@@ -253,7 +253,7 @@ def test_polished_codes_match_scikit_learn_lasso_on_ill_conditioned_problems(
     solvers._POLISH_FIRST, solvers._POLISH_EVERY = 2, 4
     try:
         Z, n_iter, uncertified = fista(gram.to(dtype), (X @ D.T).to(dtype), lam,
-                                       positive=positive, max_iter=20_000, tol=tol,
+                                       positive=positive, max_iter=100_000, tol=tol,
                                        sq_norms=X.pow(2).sum(dim=1).to(dtype),
                                        return_uncertified=True)
     finally:
