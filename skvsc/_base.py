@@ -284,13 +284,27 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         """Set the device and the generator, and build a fresh module."""
         self.device_ = device
         self._dtype = X.dtype
-        self._generator = make_generator(self.random_state)
+        self._seed_generators()
         self.history_ = {"train_loss": [], "validation_loss": [], "time": []}
         self.n_iter_ = 0
         self.n_steps_ = 0
         self._build_module(X.shape[1])
         self._init_from_data(X)
         self._build_optimizers()
+
+    def _seed_generators(self):
+        """Seed ``_generator`` (CPU: weights, shuffling) and ``_noise_generator``
+        (on ``device_``: the training noise of the VAEs).
+
+        On the CPU they are one generator, so CPU results do not depend on the
+        split; on a GPU the noise is drawn where it is used, without a copy
+        from the host at every step.
+        """
+        self._generator = make_generator(self.random_state)
+        if self.device_.type == "cpu":
+            self._noise_generator = self._generator
+        else:
+            self._noise_generator = make_generator(self.random_state, device=self.device_)
 
     def _build_optimizers(self):
         self._optimizers = self._make_optimizers()
@@ -430,13 +444,16 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         stochastic loss (a VAE's sampled ELBO) gives the same value for the
         same model and early stopping compares models, not noise draws.
         """
-        generator, self._generator = self._generator, make_generator(_VALIDATION_SEED)
+        generators = self._generator, self._noise_generator
+        self._generator = make_generator(_VALIDATION_SEED)
+        self._noise_generator = (self._generator if self.device_.type == "cpu"
+                                 else make_generator(_VALIDATION_SEED, device=self.device_))
         try:
             losses = self._chunked(
                 lambda batch: self._validation_batch_loss(batch).reshape(1).expand(len(batch)),
                 X, dtype=np.float64)
         finally:
-            self._generator = generator
+            self._generator, self._noise_generator = generators
         return float(losses.mean())
 
     def _warn_if_collapsed(self, X):
@@ -521,7 +538,7 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
                     or getattr(self, "_optimizers_built_for", None) != self._optimizer_params()):
                 self._build_optimizers()  # fresh moments at the new learning rate
             if getattr(self, "_generator", None) is None:
-                self._generator = make_generator(self.random_state)
+                self._seed_generators()
             if self._learns:
                 # One epoch over X, without a validation split.
                 self._fit_epochs(X, 1, validation_fraction=0.0, warn=False)
@@ -632,6 +649,7 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         # rebuilds them lazily after loading.
         state.pop("_optimizers", None)
         state.pop("_generator", None)
+        state.pop("_noise_generator", None)
         for key, value in list(state.items()):
             state[key] = to_cpu(value)
         return state

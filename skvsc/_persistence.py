@@ -25,7 +25,7 @@ __all__ = ["save_estimator", "load"]
 _FORMAT = "skvsc-weights"
 _VERSION = 1
 # Fitted state that is rebuilt rather than saved.
-_SKIPPED = {"_optimizers", "_generator"}
+_SKIPPED = {"_optimizers", "_generator", "_noise_generator"}
 
 
 def _estimator_classes():
@@ -194,7 +194,7 @@ def load(path, device=None):
         plain = state
         vars(estimator).update(plain)
         estimator.device_ = target
-        estimator._generator = make_generator(estimator.random_state)
+        estimator._seed_generators()
         estimator._build_module(estimator.n_features_in_)
         for name in modules:
             prefix = f"{name}/"
@@ -208,7 +208,7 @@ def load(path, device=None):
         vars(estimator).update({name: value.to(target) if isinstance(value, torch.Tensor)
                                 else value for name, value in plain.items()})
         estimator.device_ = target
-        del estimator._generator
+        del estimator._generator, estimator._noise_generator
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError,
             json.JSONDecodeError) as exc:
         raise ValueError(f"{path!s} is corrupted or incompatible: {exc}") from exc
