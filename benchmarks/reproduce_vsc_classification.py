@@ -4,7 +4,7 @@ accuracy of VSC and VAE codes on MNIST as the latent size grows.
 For each latent size (8, 16, 32, 64, 128, 200) two models share the paper's
 architecture (MLP encoder and decoder with one hidden layer of 400 units,
 Bernoulli likelihood on pixels in [0, 1], Adam with learning rate 1e-3, batch
-32): VSC, ``VariationalSparseCoder(prior="spike_slab", alpha=0.01)``, with the
+32): VSC, ``VariationalSparseCoder(prior="spike_slab", slab_probability=0.01)``, with the
 sharpness ``c`` warmed up linearly from 50 to 200 over all iterations
 (``--warmup``; the reproduction's code comments "150 / 20K" per iteration), and the
 plain Gaussian VAE, ``prior="gaussian"`` (no warm-up).  A classifier (a
@@ -97,7 +97,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--warmup", type=int, default=None, help="iterations of the c warm-up")
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32, 64, 128, 200])
-    parser.add_argument("--alpha", type=float, default=0.01)
+    parser.add_argument("--slab-probability", type=float, default=0.01)
     parser.add_argument("--n-labelled", type=int, default=5000)
     parser.add_argument("--n-test", type=int, default=10000)
     parser.add_argument("--kl-warmup", type=int, default=None,
@@ -125,7 +125,7 @@ def main():
 
     models = {
         "VAE": dict(prior="gaussian", warmup_steps=0),
-        "VSC": dict(prior="spike_slab", alpha=args.alpha, warmup_steps=warmup,
+        "VSC": dict(prior="spike_slab", slab_probability=args.slab_probability, warmup_steps=warmup,
                     kl_warmup_steps=kl_warmup),
     }
     models = {name: models[name] for name in args.models}
@@ -162,7 +162,7 @@ def main():
                   f"image, test ELBO {elbo:.1f}, fit {fit_time:.0f}s ({vsc.n_steps_} steps)",
                   flush=True)
 
-    print(f"\nVSC: spike-and-slab, alpha={args.alpha:g}.  Test accuracy of the classifier on "
+    print(f"\nVSC: spike-and-slab, slab_probability={args.slab_probability:g}.  Test accuracy of the classifier on "
           f"sampled codes (one posterior draw per image) and on transform's codes; active: "
           f"non-zero units per test image in transform's codes; test ELBO (nats/image, "
           f"2,000 images)")

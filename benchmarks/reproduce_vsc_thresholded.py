@@ -100,7 +100,7 @@ PAPER = {  # paper 003's validation loss, J=1 and J=20 (its own scale)
 AUTHORS = {
     "Gaussian": dict(prior_scale=0.1**0.5),
     "Laplacian": dict(prior_scale=0.1),
-    "Spike-and-slab": dict(prior_scale=0.1**0.5, alpha=0.1),
+    "Spike-and-slab": dict(prior_scale=0.1**0.5, slab_probability=0.1),
     "Thresholded Gaussian": dict(prior_scale=0.1**0.5, lam=0.52),
     "Thresholded Gaussian+Gamma": dict(prior_scale=0.1**0.5, lam=0.52),
     "Thresholded Laplacian": dict(prior_scale=0.1, lam=0.25),
@@ -177,7 +177,7 @@ def main():
     parser.add_argument("--threshold", type=float, default=None,
                         help="matched setting: threshold λ₀ of the thresholded posteriors "
                              "(default: --lam)")
-    parser.add_argument("--alpha", type=float, default=0.2,
+    parser.add_argument("--slab-probability", type=float, default=0.2,
                         help="matched setting: spike-and-slab prior α")
     parser.add_argument("--beta", type=float, default=1.0, help="KL weight of the VAEs")
     parser.add_argument("--prior-scale", type=float, default=None,
@@ -220,7 +220,7 @@ def main():
         priors = "the authors' per-method priors, thresholds and α (AUTHORS in the script)"
     else:
         priors = (f"prior scale b{'=σ_x²/λ' if matched else ''}={prior_scale:g}; "
-                  f"threshold λ₀={threshold}; α={args.alpha}")
+                  f"threshold λ₀={threshold}; α={args.slab_probability}")
     print(f"patches: {n_train} train, {n_val} validation (16x16, "
           f"{'per-pixel z-scored' if args.per_pixel else 'unit pixel variance'}); "
           f"{epochs} epochs per VAE, {fista_epochs} for FISTA; energy λ={args.lam}; "
@@ -242,7 +242,8 @@ def main():
         if name not in args.methods or (args.no_gamma and params.get("learn_threshold")):
             continue
         results = {}
-        settings = dict(prior_scale=prior_scale, lam=threshold, alpha=args.alpha)
+        settings = dict(prior_scale=prior_scale, lam=threshold,
+                        slab_probability=args.slab_probability)
         if authors:
             settings.update(AUTHORS[name])
         for draws in args.draws:

@@ -6,11 +6,13 @@ random stream and the same generator state gives the same weights.
 """
 
 import math
+import numbers
 
 import torch
 from torch import nn
 
 __all__ = [
+    "check_hidden_layer_sizes",
     "make_linear",
     "normalize_columns_",
     "normalize_rows_",
@@ -80,6 +82,30 @@ def normalize_columns_(weight, eps=1e-12):
 def normalize_rows_(weight, eps=1e-12):
     """Project every row of a 2-D tensor onto the unit L2 sphere, in place."""
     return weight.div_(torch.linalg.vector_norm(weight, dim=1, keepdim=True).clamp(min=eps))
+
+
+def check_hidden_layer_sizes(hidden_layer_sizes):
+    """Validate hidden layer sizes: a non-empty sequence of positive integers.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : sequence of int
+        The sizes, as given by the user.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    ValueError
+        If the sequence is empty or an entry is not a positive integer.
+    """
+    sizes = tuple(hidden_layer_sizes)
+    if not sizes or not all(isinstance(h, numbers.Integral) and h >= 1 for h in sizes):
+        raise ValueError("hidden_layer_sizes must be a non-empty sequence of positive "
+                         f"integers, got {hidden_layer_sizes!r}.")
+    return tuple(int(h) for h in sizes)
 
 
 class LinearDictionary(nn.Module):
@@ -179,9 +205,8 @@ class Encoder(nn.Module):
     def __init__(self, n_features, n_components, *, kind="mlp", hidden_sizes=(256, 256),
                  n_heads=2, generator=None):
         super().__init__()
-        hidden_sizes = tuple(int(h) for h in hidden_sizes)
-        if kind != "linear" and not hidden_sizes:
-            raise ValueError(f"encoder={kind!r} needs at least one hidden size.")
+        if kind != "linear":
+            hidden_sizes = check_hidden_layer_sizes(hidden_sizes)
         layers = []
         if kind == "linear":
             width = n_features

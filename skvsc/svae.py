@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
 from .modules import Encoder, LinearDictionary
-from .priors import kl_divergence, make_prior, rsample_normal, sample_icdf
+from .priors import kl_divergence, make_prior, rsample
 
 __all__ = ["SVAE"]
 
@@ -271,18 +271,9 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- model
     def _build_module(self, n_features):
-        hidden_layer_sizes = tuple(self.hidden_layer_sizes)
-        if self.encoder != "linear" and (
-            not hidden_layer_sizes
-            or not all(isinstance(h, numbers.Integral) and h >= 1 for h in hidden_layer_sizes)
-        ):
-            raise ValueError(
-                f"hidden_layer_sizes must be a non-empty sequence of positive integers for "
-                f"encoder={self.encoder!r}, got {self.hidden_layer_sizes!r}."
-            )
         n_components = self.n_components or n_features
         encoder = Encoder(n_features, n_components, kind=self.encoder,
-                          hidden_sizes=hidden_layer_sizes, n_heads=2, generator=self._generator)
+                          hidden_sizes=self.hidden_layer_sizes, n_heads=2, generator=self._generator)
         with torch.no_grad():
             # Start every posterior as wide as the prior's scale, 1/lam.
             encoder.heads[1].bias.fill_(-2.0 * math.log(self.lam))
@@ -307,14 +298,14 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
     def _batch_loss(self, X):
         """Negative β-ELBO, one reparameterised sample per input, batch mean."""
         q = self.module_.posterior(X)
-        z = rsample_normal(q, self._generator)
+        z = rsample(q, (), self._noise_generator)
         squared_error = (X - self.module_.decoder(z)).pow(2).sum(dim=1)
         log_likelihood = (
             -squared_error / (2.0 * self.noise_std**2)
             + self._log_likelihood_constant(X.shape[1])
         )
         kl = kl_divergence(q, self._prior(), n_samples=self.n_kl_samples,
-                           generator=self._generator).sum(dim=1)
+                           generator=self._noise_generator).sum(dim=1)
         return (-log_likelihood + self.beta * kl).mean()
 
     def _elbo_terms(self, X):
@@ -363,8 +354,8 @@ class SVAE(GenerativeMixin, SparseModelMixin, BaseEstimator):
         return super().score(X)
 
     def _posterior_draws(self, X, n_draws, generator):
-        return rsample_normal(self.module_.posterior(X), generator, n_draws)
+        return rsample(self.module_.posterior(X), (n_draws,), generator)
 
     def _sample_latents(self, n_samples, generator):
         shape = (n_samples, self.module_.decoder.atoms.shape[0])
-        return sample_icdf(self._prior(), shape, generator)
+        return rsample(self._prior().expand(shape), (), generator)

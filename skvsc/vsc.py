@@ -21,7 +21,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
-from torch.distributions import Gamma, Laplace, Normal, kl_divergence
+from torch.distributions import Gamma, Laplace, Normal, Uniform, kl_divergence
 
 from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
 from .modules import Encoder, LinearDictionary, MLPDecoder
@@ -30,11 +30,9 @@ from .priors import (
     Thresholded,
     gamma_threshold_prior,
     rsample,
-    shifted_soft_threshold,
-    straight_through_threshold,
+    sample,
     thresholded_laplace_kl,
 )
-from .solvers import soft_threshold
 
 __all__ = ["VariationalSparseCoder"]
 
@@ -44,6 +42,31 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _LOG_SCALE_MIN, _LOG_SCALE_MAX = -9.0, 4.0
 # Number of fixed noise draws of the Monte Carlo ELBO used by ``score``.
 _SCORE_DRAWS = 16
+
+
+# ------------------------------------------------ the training relaxations
+def relaxed_spike_and_slab(q, sharpness, sample_shape, generator):
+    """Paper 004's relaxed draw ``sigmoid(c(η + γ − 1))·(μ + σε)`` of a spike-and-slab.
+
+    ``η ~ U(0, 1)``; the gate tends to ``1[η > 1 − γ]`` (probability ``γ``)
+    as the sharpness ``c`` grows, and it is differentiable in ``γ``.
+    """
+    probs = q.probs
+    uniform = Uniform(torch.zeros_like(probs), torch.ones_like(probs), validate_args=False)
+    eta = rsample(uniform, sample_shape, generator)
+    gate = torch.sigmoid(sharpness * (eta + probs - 1.0))
+    return gate * rsample(q.slab, sample_shape, generator)
+
+
+def shrink_noise(q, factor):
+    """``q`` with the scale of its (base) Laplace or Normal multiplied by ``factor``.
+
+    Paper 003's noise warm-up: the sampling noise of the codes starts small
+    and grows to the posterior's own; the mean and the threshold are kept.
+    """
+    if isinstance(q, Thresholded):
+        return Thresholded(shrink_noise(q.base, factor), q.threshold)
+    return type(q)(q.loc, factor * q.scale)
 
 
 class _VSCNetwork(nn.Module):
@@ -99,13 +122,14 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         and then, for the Laplace, ``z ~ Laplace(μ, σ)``: the thresholded
         Laplace posterior is a spike-and-slab whose scale sets its sparsity.
         ``λ = lam`` or, with ``learn_threshold=True``, per input and unit
-        ``λ ~ Gamma(k(x), r(x))`` with a KL to the prior ``Gamma(2, 2/lam)``
-        (mean ``lam``).  The KL of the code is that of the base distributions,
-        as in paper 003.
+        ``λ ~ Gamma(k(x), r(x))`` with a KL to the prior ``Gamma(k₀, k₀/lam)``
+        (mean ``lam``; ``k₀ = threshold_prior_shape``) weighted by
+        ``threshold_kl_weight``.  The KL of the code is that of the base
+        distributions, as in paper 003.
     ``"spike_slab"``
         Paper 004.  ``q(z|x)`` is spike-and-slab with slab probability ``γ(x)``,
         slab ``N(μ, σ²)``; prior spike-and-slab with slab probability
-        ``alpha`` and slab ``N(0, b²)``; closed-form KL.  Training uses the
+        ``slab_probability`` and slab ``N(0, b²)``; closed-form KL.  Training uses the
         relaxed sample ``sigmoid(c(η + γ − 1))·(μ + σε)``, ``η ~ U(0, 1)``,
         whose sharpness ``c`` rises linearly from 50 to 200 over the first
         ``warmup_steps`` iterations (mini-batch steps, not epochs).
@@ -142,7 +166,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         encoder switches a unit on by widening its posterior.  With
         ``learn_threshold=True`` it is the mean of the Gamma prior on the
         thresholds.  Unused by the other priors.
-    alpha : float, default=0.2
+    slab_probability : float, default=0.2
         α, the slab probability of the spike-and-slab prior (``prior="spike_slab"``
         only): smaller means sparser codes.  Paper 004 uses 0.01–0.5.
     beta : float, default=1.0
@@ -150,6 +174,14 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     learn_threshold : bool, default=False
         Thresholded priors only: sample per-input thresholds from a learned
         Gamma posterior (paper 003's "+Gamma") instead of using ``lam``.
+    threshold_prior_shape : float, default=3.0
+        ``learn_threshold=True`` only: shape ``k₀`` of the Gamma prior
+        ``Gamma(k₀, k₀/lam)`` on the thresholds; larger concentrates them
+        around ``lam``.  Paper 003's code uses 3.
+    threshold_kl_weight : float, default=0.1
+        ``learn_threshold=True`` only: weight of the thresholds' KL relative to
+        the code's in the training loss (paper 003's code: 0.1, its
+        ``gamma_kl_weight``).  ``score`` always uses the unweighted KL.
     prior_scale : float, default=1.0
         Scale ``b`` of the prior's continuous part: Laplace scale, Gaussian or
         slab standard deviation.
@@ -160,12 +192,16 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         Length, in optimiser steps, of the warm-ups: the spike-and-slab
         sharpness ``c`` (50 → 200) and the noise scale (0.1 → 1).  0 disables them.
     kl_warmup_steps : int, default=0
-        KL annealing: the KL weight of the training loss rises linearly from 0
-        to ``beta`` over this many optimiser steps (0: ``beta`` from the
-        start).  Without it, a small ``alpha`` can switch almost every
-        spike-and-slab unit off before the decoder learns to use them (the
-        original VSC code anneals its KL this way).  Validation losses always
-        use ``beta``, so keep ``n_iter_no_change`` longer than the warm-up.
+        KL annealing (Bowman et al. 2016): the KL weight of the training loss
+        rises linearly from 0 to ``beta`` over this many optimiser steps (0:
+        ``beta`` from the start).  Without it, a small ``slab_probability`` can
+        switch almost every spike-and-slab unit off before the decoder learns
+        to use them.  It is not in the original VSC code: there the warm-up
+        ramp scales the slab's mean and log-variance inside the sample (only
+        the spikes are used at first) and the cost never uses it; paper 003's
+        code ramps the sampling noise, not the KL (``warmup_steps`` here).
+        Validation losses always use ``beta``, so keep ``n_iter_no_change``
+        longer than the warm-up.
     decoder : {"mlp", "linear"}, default="mlp"
         ``"mlp"``: one hidden ReLU layer (``hidden_layer_sizes``), output in
         the standardised data space, as paper 004.  ``"linear"``: a dictionary
@@ -269,9 +305,11 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "prior": [StrOptions(set(_PRIORS))],
         "lam": [Interval(numbers.Real, 0, None, closed="left")],
-        "alpha": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "slab_probability": [Interval(numbers.Real, 0, 1, closed="neither")],
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
         "learn_threshold": ["boolean"],
+        "threshold_prior_shape": [Interval(numbers.Real, 0, None, closed="neither")],
+        "threshold_kl_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "prior_scale": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_draws": [Interval(numbers.Integral, 1, None, closed="left")],
         "warmup_steps": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -291,9 +329,11 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         *,
         prior="thresholded_laplace",
         lam=0.3,
-        alpha=0.2,
+        slab_probability=0.2,
         beta=1.0,
         learn_threshold=False,
+        threshold_prior_shape=3.0,
+        threshold_kl_weight=0.1,
         prior_scale=1.0,
         n_draws=1,
         warmup_steps=200,
@@ -317,9 +357,11 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         self.n_components = n_components
         self.prior = prior
         self.lam = lam
-        self.alpha = alpha
+        self.slab_probability = slab_probability
         self.beta = beta
         self.learn_threshold = learn_threshold
+        self.threshold_prior_shape = threshold_prior_shape
+        self.threshold_kl_weight = threshold_kl_weight
         self.prior_scale = prior_scale
         self.n_draws = n_draws
         self.warmup_steps = warmup_steps
@@ -357,10 +399,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     def _hidden_sizes(self, n_features):
         if self.hidden_layer_sizes is None:
             return (int(np.clip(round(400 * n_features / 784), 256, 400)),)
-        sizes = tuple(int(h) for h in np.atleast_1d(self.hidden_layer_sizes))
-        if any(h < 1 for h in sizes):
-            raise ValueError(f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes!r}.")
-        return sizes
+        return tuple(self.hidden_layer_sizes)
 
     def _build_module(self, n_features):
         if self.learn_threshold and self._thresholded and self.lam <= 0:
@@ -373,10 +412,11 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         encoder = Encoder(n_features, self.n_components_, kind="mlp", hidden_sizes=hidden,
                           n_heads=n_heads, generator=self._generator)
         if self._learned_threshold:
-            # Start the threshold posterior at its prior Gamma(2, 2/λ₀).
+            # Start the threshold posterior at its prior Gamma(k₀, k₀/λ₀).
+            shape = self.threshold_prior_shape
             with torch.no_grad():
-                encoder.heads[2].bias.fill_(math.log(2.0))
-                encoder.heads[3].bias.fill_(math.log(2.0 / self.lam))
+                encoder.heads[2].bias.fill_(math.log(shape))
+                encoder.heads[3].bias.fill_(math.log(shape / self.lam))
         gaussian = self.likelihood == "gaussian"
         if self.decoder == "linear":
             decoder = LinearDictionary(self.n_components_, n_features, generator=self._generator)
@@ -427,60 +467,56 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
             return self.beta
         return self.beta * min(self.n_steps_ / self.kl_warmup_steps, 1.0)
 
-    # ----------------------------------------------------------- posteriors
+    # ------------------------------------------------------------ the model
     def _posterior(self, X, net=None):
-        """Posterior parameters of a batch, as a dict of tensors."""
+        """``q(z | x)`` of a batch: SpikeAndSlab, Thresholded, Laplace or Normal."""
         heads = (net or self.module_).encode(X)
         log_scale = heads[1].clamp(_LOG_SCALE_MIN, _LOG_SCALE_MAX)
-        params = {"loc": heads[0], "scale": self.prior_scale * torch.exp(log_scale)}
+        loc, scale = heads[0], self.prior_scale * torch.exp(log_scale)
         if self.prior == "spike_slab":
-            params["gamma"] = torch.sigmoid(heads[2])
-        if self._learned_threshold:
-            params["gamma_shape"] = torch.exp(heads[2].clamp(-3.0, 7.0))
-            params["gamma_rate"] = torch.exp(heads[3].clamp(-9.0, 9.0))
-        return params
+            return SpikeAndSlab(torch.sigmoid(heads[2]), loc, scale)
+        base = self._family(loc, scale)
+        if not self._thresholded:
+            return base
+        threshold = self.lam
+        if self.learn_threshold:
+            threshold = Gamma(torch.exp(heads[2].clamp(-3.0, 7.0)),
+                              torch.exp(heads[3].clamp(-9.0, 9.0)))
+        return Thresholded(base, threshold)
 
-    def _prior_distribution(self, like):
-        zero = torch.zeros((), dtype=like.dtype, device=like.device)
+    def _prior(self, dtype=torch.float32):
+        """The prior ``p(z)`` of one unit, on ``device_``."""
+        zero = torch.zeros((), dtype=dtype, device=self.device_)
         scale = zero + self.prior_scale
         if self.prior == "spike_slab":
-            return SpikeAndSlab(zero + self.alpha, zero, scale)
-        return self._family(zero, scale)
-
-    def _kl(self, params):
-        """Per-sample KL(q ‖ p), summed over units (the β-weighted term)."""
-        loc = params["loc"]
-        prior = self._prior_distribution(loc)
-        if self.prior == "spike_slab":
-            posterior = SpikeAndSlab(params["gamma"], loc, params["scale"])
-        else:
-            # For thresholded priors the KL is that of the base distributions.
-            posterior = self._family(loc, params["scale"])
-        kl = kl_divergence(posterior, prior).sum(dim=-1)
-        if self._learned_threshold:
-            threshold_q = Gamma(params["gamma_shape"], params["gamma_rate"])
-            threshold_p = gamma_threshold_prior(self.lam).expand(loc.shape[-1:])
-            threshold_p = Gamma(threshold_p.concentration.to(loc), threshold_p.rate.to(loc))
-            kl = kl + kl_divergence(threshold_q, threshold_p).sum(dim=-1)
-        return kl
-
-    def _draw_codes(self, params, n_draws):
-        """Training samples of the code, shape (n_draws, n, n_components)."""
-        loc, scale = params["loc"], params["scale"]
-        if self.prior == "spike_slab":
-            q = SpikeAndSlab(params["gamma"], loc, scale)
-            return q.rsample_relaxed(self._sharpness(), (n_draws,), self._generator)
-        s = rsample(self._family(loc, self._noise_scale() * scale), (n_draws,), self._generator)
+            return SpikeAndSlab(zero + self.slab_probability, zero, scale)
+        base = self._family(zero, scale)
         if not self._thresholded:
-            return s
-        if self._learned_threshold:
-            threshold = rsample(Gamma(params["gamma_shape"], params["gamma_rate"]),
-                                (n_draws,), self._generator)
-        else:
-            threshold = self.lam
-        return straight_through_threshold(s, loc, threshold)
+            return base
+        threshold = self.lam
+        if self.learn_threshold:
+            threshold = gamma_threshold_prior(self.lam, self.threshold_prior_shape,
+                                              dtype=dtype, device=self.device_)
+        return Thresholded(base, threshold)
 
-    # ------------------------------------------------------------ likelihood
+    def _kl(self, q, p):
+        """Per-sample KL(q ‖ p) of the training loss, summed over units.
+
+        With learned thresholds the thresholds' KL is weighted by
+        ``threshold_kl_weight`` (paper 003's code).
+        """
+        if self._learned_threshold:
+            return (kl_divergence(q.base, p.base).sum(dim=-1) + self.threshold_kl_weight
+                    * kl_divergence(q.threshold, p.threshold).sum(dim=-1))
+        return kl_divergence(q, p).sum(dim=-1)
+
+    def _training_draws(self, q, n_draws):
+        """Training samples of the code, shape (n_draws, n, n_components)."""
+        if isinstance(q, SpikeAndSlab):
+            return relaxed_spike_and_slab(q, self._sharpness(), (n_draws,),
+                                          self._noise_generator)
+        return rsample(shrink_noise(q, self._noise_scale()), (n_draws,), self._noise_generator)
+
     def _log_likelihood(self, X, Z, noise_var=None, net=None):
         """``log p(x | z)`` for codes ``Z`` of shape (J, n, l); returns (J, n).
 
@@ -508,36 +544,21 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
 
     # ------------------------------------------------------------ the hooks
     def _batch_loss(self, X):
-        params = self._posterior(X)
-        codes = self._draw_codes(params, self.n_draws)
-        log_lik = self._log_likelihood(X, codes)
+        q = self._posterior(X)
+        log_lik = self._log_likelihood(X, self._training_draws(q, self.n_draws))
         # Max-ELBO over the J draws (the KL does not depend on the draw).
         best = log_lik.max(dim=0).values
-        return (self._kl_weight() * self._kl(params) - best).mean()
+        return (self._kl_weight() * self._kl(q, self._prior()) - best).mean()
 
     def _after_step(self):
         if self.decoder == "linear" and self.normalize_decoder:
             self.module_.decoder.normalize_()
 
-    def _thresholded_posterior(self, params):
-        """The posterior of a thresholded prior, with the Gamma mean as λ if learned."""
-        if self._learned_threshold:
-            threshold = params["gamma_shape"] / params["gamma_rate"]
-        else:
-            threshold = self.lam
-        return Thresholded(self._family(params["loc"], params["scale"]), threshold)
-
-    def _code(self, params):
-        loc = params["loc"]
-        if self._thresholded:
-            return self._thresholded_posterior(params).median
-        if self.prior == "spike_slab":
-            # Most probable support, the slab's mean on it.
-            return torch.where(params["gamma"] > 0.5, loc, torch.zeros_like(loc))
-        return loc
-
     def _encode(self, X):
-        return self._code(self._posterior(X))
+        # The posterior median of the thresholded codes; the most probable
+        # code of the spike-and-slab (its mode); μ for the plain baselines.
+        q = self._posterior(X)
+        return q.median if self._thresholded else q.mode
 
     def _decode(self, Z):
         out = self.module_.decode(Z)
@@ -546,68 +567,36 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
     def _score_samples(self, X):
         """Monte Carlo ELBO (β = 1) per sample, with fixed noise draws.
 
-        The same ``_SCORE_DRAWS`` standard-noise draws serve every sample, so
-        the score is deterministic and does not depend on the batch; the
-        spike-and-slab uses exact (hard) gates.  Computed in float64 so that
-        no sample's score depends on the others' through rounding.
+        The same ``_SCORE_DRAWS`` draws of standard noise serve every sample
+        (common random numbers), so the score is deterministic and does not
+        depend on the batch; the draws are exact (hard gates, no warm-up).
+        Computed in float64 so that no sample's score depends on the others'
+        through rounding.
         """
         net = copy.deepcopy(self.module_).double()
         X = X.double()
-        params = self._posterior(X, net)
-        generator = torch.Generator().manual_seed(0)
-        shape = (_SCORE_DRAWS, 1, params["loc"].shape[-1])
-        codes = self._exact_draws(params, generator, shape)
+        q = self._posterior(X, net)
+        noise_shape = (_SCORE_DRAWS, 1, q.batch_shape[-1])
+        codes = sample(q, (_SCORE_DRAWS,), torch.Generator().manual_seed(0),
+                       noise_shape=noise_shape)
         noise_var = net.noise_var if self.likelihood == "gaussian" else None
         log_lik = self._log_likelihood(X, codes, noise_var=noise_var, net=net)
-        return log_lik.mean(dim=0) - self._code_kl(params)
+        return log_lik.mean(dim=0) - self._score_kl(q)
 
-    def _code_kl(self, params):
+    def _score_kl(self, q):
         """The KL of ``score``'s ELBO: that of the codes where it has a closed form.
 
         For ``"thresholded_laplace"`` with a fixed threshold the codes of the
         posterior and of the prior are both spike-and-slabs with Laplace slabs,
         and their exact KL depends on λ (see
         :func:`skvsc.priors.thresholded_laplace_kl`); the training loss uses
-        the base distributions' KL (paper 003).  Elsewhere: the training KL.
+        the base distributions' KL (paper 003).  Elsewhere: the registered KL,
+        with the thresholds' part unweighted.
         """
         if self.prior == "thresholded_laplace" and not self._learned_threshold:
-            return thresholded_laplace_kl(params["loc"], params["scale"], self.lam,
+            return thresholded_laplace_kl(q.base.loc, q.base.scale, self.lam,
                                           self.prior_scale).sum(dim=-1)
-        return self._kl(params)
-
-    def _exact_draws(self, params, generator, shape):
-        """Exact draws of the code from the posterior ``params``.
-
-        Standard noise of ``shape`` (broadcastable against the posterior's
-        (n, l)) comes from ``generator`` on the CPU.  Unlike the training
-        sampler there is no warm-up and no relaxation: spike-and-slab gates are
-        exact (``z = 0`` with probability ``1 − γ``), and thresholded codes are
-        ``h(s)`` with ``λ`` drawn from the Gamma posterior when learned.
-        """
-        loc, scale = params["loc"], params["scale"]
-        uniform = torch.rand(shape, generator=generator).clamp(1e-7, 1 - 1e-7).to(loc)
-        if self.prior == "spike_slab":
-            eps = torch.randn(shape, generator=generator).to(loc)
-            return torch.where(uniform < params["gamma"], loc + scale * eps, torch.zeros_like(loc))
-        if self._family is Laplace:
-            s = Laplace(loc, scale).icdf(uniform)
-        else:
-            s = loc + scale * torch.randn(shape, generator=generator).to(loc)
-        if not self._thresholded:
-            return s
-        return shifted_soft_threshold(s, loc, self._score_thresholds(params, generator, shape))
-
-    def _score_thresholds(self, params, generator, shape):
-        if not self._learned_threshold:
-            return self.lam
-        from scipy.special import gammaincinv
-
-        # Inverse-CDF Gamma draws from fixed uniforms: batch-independent.
-        u = torch.rand(shape, generator=generator, dtype=torch.float64).clamp(1e-7, 1 - 1e-7)
-        shape_param = params["gamma_shape"].detach().cpu().double().numpy()
-        standard = gammaincinv(shape_param[None], u.numpy())
-        standard = torch.as_tensor(standard, dtype=params["loc"].dtype, device=params["loc"].device)
-        return standard / params["gamma_rate"]
+        return kl_divergence(q, self._prior(torch.float64)).sum(dim=-1)
 
     # ------------------------------------------------------------ public API
     def _atoms(self):
@@ -642,25 +631,8 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         return super().score(X)
 
     def _posterior_draws(self, X, n_draws, generator):
-        params = self._posterior(X)
-        return self._exact_draws(params, generator, (n_draws, *params["loc"].shape))
+        return sample(self._posterior(X), (n_draws,), generator)
 
     def _sample_latents(self, n_samples, generator):
-        like = torch.zeros((), device=self.device_)
-        shape = (n_samples, self.n_components_)
-        prior = self._prior_distribution(like)
-        if self.prior == "spike_slab":
-            return SpikeAndSlab(prior.probs.expand(shape), prior.loc.expand(shape),
-                                prior.scale.expand(shape)).sample(generator=generator)
-        z = rsample(self._family(prior.loc.expand(shape), prior.scale.expand(shape)),
-                    (), generator)
-        if not self._thresholded:
-            return z
-        # The prior's mean is 0, where the shifted soft-threshold is T_λ.
-        threshold = self.lam
-        if self.learn_threshold:
-            gamma = gamma_threshold_prior(self.lam)
-            threshold = rsample(Gamma(gamma.concentration.expand(shape).to(like.device),
-                                      gamma.rate.expand(shape).to(like.device)),
-                                (), generator)
-        return soft_threshold(z, threshold)
+        prior = self._prior().expand((n_samples, self.n_components_))
+        return sample(prior, (), generator)
