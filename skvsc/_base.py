@@ -13,7 +13,6 @@ import contextlib
 import copy
 import math
 import numbers
-import sys
 import time
 import warnings
 
@@ -25,6 +24,9 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._data import (RowSubset, as_tensor, is_memory_mapped, training_dtype,
+                    validate_mapped)
+from ._progress import progress_bar
 from ._utils import (check_float32_range, device_exists, is_finite, make_generator,
                      resolve_device, to_cpu, to_device)
 from .exceptions import CollapsedCodesWarning, TrainingDivergedError
@@ -63,6 +65,8 @@ _PROBE_ROWS = 256
 _WEIGHT_LIMIT = 1e12
 # Seed of the fixed noise behind a deterministic validation loss.
 _VALIDATION_SEED = 0
+# Training losses are read from the device once per this many steps.
+_LOSS_READS_EVERY = 32
 
 
 class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
@@ -151,8 +155,9 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         return (self.learning_rate,)
 
     def _train_step(self, X):
-        """One step of every optimiser on ``_batch_loss``; returns the loss as
-        a float.  Models with another update rule override it."""
+        """One step of every optimiser on ``_batch_loss``; returns the loss (a
+        0-d tensor, left on the device, or a float).  Models with another
+        update rule override it."""
         for optimizer in self._optimizers.values():
             optimizer.zero_grad(set_to_none=True)
         loss = self._batch_loss(X)
@@ -160,7 +165,7 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         for optimizer in self._optimizers.values():
             optimizer.step()
         self._after_step()
-        return loss.item()
+        return loss.detach()
 
     def _after_step(self):
         """Called after every training step (e.g. project decoder columns)."""
@@ -200,23 +205,16 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     def _validate_X(self, X, *, reset):
         """Validated 2-D float ndarray within float32 range; sets
         ``n_features_in_`` (and feature names) when ``reset``."""
+        if is_memory_mapped(X):
+            return validate_mapped(self, X, reset=reset)  # never copied whole
         X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
                           ensure_min_samples=1)
         check_float32_range(X, "X")
         return X
 
     def _to_tensor(self, X, device=None):
-        """Contiguous float32 tensor on ``device`` (default ``device_``).
-
-        Copies at most once; read-only arrays (memmaps) and negative strides
-        are copied because ``torch.from_numpy`` cannot wrap them.
-        """
-        X = np.asarray(X)
-        if X.dtype != np.float32 or not X.flags.writeable or not X.flags.c_contiguous:
-            X = np.ascontiguousarray(X, dtype=np.float32)
-            if not X.flags.writeable:
-                X = X.copy()
-        return torch.from_numpy(X).to(self.device_ if device is None else device)
+        """Contiguous float32 tensor on ``device`` (default ``device_``)."""
+        return as_tensor(X, self.device_ if device is None else device)
 
     def _chunked(self, function, X, dtype=None):
         """``function`` (tensor -> tensor) applied to ``X`` chunk by chunk.
@@ -283,7 +281,7 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     def _setup_fit(self, X, device):
         """Set the device and the generator, and build a fresh module."""
         self.device_ = device
-        self._dtype = X.dtype
+        self._dtype = training_dtype(X)
         self._seed_generators()
         self.history_ = {"train_loss": [], "validation_loss": [], "time": []}
         self.n_iter_ = 0
@@ -311,8 +309,16 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         self._optimizers_built_for = self._optimizer_params()
 
     # ---------------------------------------------------------- training loop
-    def _fit_epochs(self, X, max_epochs, validation_fraction, *, warn=True):
-        """Run the mini-batch loop on validated ``X``."""
+    def _training_split(self, X, validation_fraction):
+        """Shuffle the rows of ``X`` once and split them.
+
+        Returns the training rows — a float32 tensor on ``device_`` when ``X``
+        is an in-memory array of moderate size (batches are then slices in
+        device memory), otherwise a :class:`RowSubset` that reads each batch's
+        rows from ``X`` (a memory-mapped ``X`` is never copied whole) — and the
+        validation rows (a :class:`RowSubset`, or None).  Both give the same
+        batches for the same seed.
+        """
         n_samples = X.shape[0]
         n_validation = int(round(validation_fraction * n_samples))
         if validation_fraction > 0 and n_samples - max(n_validation, 1) >= 1:
@@ -321,65 +327,80 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         else:
             n_validation = 0
         order = torch.randperm(n_samples, generator=self._generator)
-        X_validation = X[order[:n_validation].numpy()] if n_validation else None
-        # The training set is converted once; on a GPU it moves there whole
-        # when it is small enough, so batches are slices in device memory.
-        storage = self.device_ if X.nbytes < _DEVICE_DATA_BYTES else torch.device("cpu")
-        X_train = self._to_tensor(X, device=storage)[order[n_validation:].to(storage)]
-        n_train = X_train.shape[0]
-        batch_size = min(self.batch_size, n_train)
+        validation = RowSubset(X, order[:n_validation].numpy()) if n_validation else None
+        if is_memory_mapped(X) or X.nbytes >= _DEVICE_DATA_BYTES:
+            return RowSubset(X, order[n_validation:].numpy()), validation
+        train = self._to_tensor(X)[order[n_validation:].to(self.device_)]
+        return train, validation
 
-        best_loss, best_epoch, best_state, epochs_no_improve = math.inf, 0, None, 0
-        first_loss = None
-        stopped_early = False
-        progress = _Progress(max_epochs, self.verbose, type(self).__name__)
-        for epoch in range(max_epochs):
-            start = time.perf_counter()
-            self.module_.train()
-            permutation = torch.randperm(n_train, generator=self._generator).to(storage)
-            total = 0.0
-            for begin in range(0, n_train, batch_size):
-                index = permutation[begin:begin + batch_size]
-                batch = X_train[index].to(self.device_, non_blocking=True)
-                loss = self._checked_step(batch, epoch)
-                if first_loss is None:
-                    first_loss = loss
-                elif loss > first_loss + _BLOWUP_FACTOR * max(abs(first_loss), 1.0):
-                    self._raise_diverged(
-                        epoch, f"the training loss blew up from {first_loss:.4g} to {loss:.4g}")
-                total += loss * len(index)
-            train_loss = total / n_train
-            self.module_.eval()
-            self._check_health(X_train[:_PROBE_ROWS].to(self.device_), epoch)
-            monitored = train_loss
-            if X_validation is not None:
-                with self._named_divergence(epoch):
-                    monitored = self._validation_loss(X_validation)
-                if not math.isfinite(monitored):
-                    self._raise_diverged(epoch, f"the validation loss became {monitored}")
-                self.history_["validation_loss"].append(monitored)
-            self.history_["train_loss"].append(train_loss)
-            self.history_["time"].append(time.perf_counter() - start)
-            self.n_iter_ += 1
-            progress.update(epoch, train_loss, monitored if X_validation is not None else None)
-
-            if epoch == 0 or monitored < best_loss - self.tol * max(abs(best_loss), 1e-12):
-                best_loss, best_epoch, epochs_no_improve = monitored, epoch, 0
-                if X_validation is not None and self.restore_best:
-                    best_state = {k: v.clone() for k, v in self.module_.state_dict().items()}
+    def _batches(self, train, batch_size):
+        """The shuffled mini-batches of one epoch, as float32 tensors on ``device_``."""
+        permutation = torch.randperm(len(train), generator=self._generator)
+        for begin in range(0, len(train), batch_size):
+            index = permutation[begin:begin + batch_size]
+            if isinstance(train, torch.Tensor):
+                yield train[index.to(train.device)]
             else:
-                epochs_no_improve += 1
-                if epochs_no_improve >= self.n_iter_no_change:
-                    stopped_early = True
-                    break
-        progress.close()
+                yield self._to_tensor(train[index.numpy()])
+
+    def _fit_epochs(self, X, max_epochs, validation_fraction, *, warn=True):
+        """Run the mini-batch loop on validated ``X``."""
+        train, validation = self._training_split(X, validation_fraction)
+        n_train = len(train)
+        batch_size = min(self.batch_size, n_train)
+        bar = progress_bar(total=max_epochs * math.ceil(n_train / batch_size),
+                           desc=type(self).__name__, unit="batch", verbose=self.verbose)
+        best_loss, best_epoch, best_state, epochs_no_improve = math.inf, 0, None, 0
+        first_loss, stopped_early, postfix = None, False, {}
+        try:
+            for epoch in range(max_epochs):
+                start = time.perf_counter()
+                bar.set_description(f"{type(self).__name__} epoch {epoch + 1}/{max_epochs}",
+                                    refresh=False)
+                self.module_.train()
+                train_loss, first_loss = self._train_epoch(train, batch_size, epoch, first_loss,
+                                                           bar, postfix)
+                self.module_.eval()
+                probe = train[:_PROBE_ROWS]
+                self._check_health(probe if isinstance(probe, torch.Tensor)
+                                   else self._to_tensor(probe), epoch)
+                monitored = train_loss
+                if validation is not None:
+                    with self._named_divergence(epoch):
+                        monitored = self._validation_loss(validation)
+                    if not math.isfinite(monitored):
+                        self._raise_diverged(epoch, f"the validation loss became {monitored}")
+                    self.history_["validation_loss"].append(monitored)
+                self.history_["train_loss"].append(train_loss)
+                self.history_["time"].append(time.perf_counter() - start)
+                self.n_iter_ += 1
+                bar.set_postfix(postfix | {"loss": f"{train_loss:.5g}"}, refresh=False)
+                summary = f"loss {train_loss:.5g}"
+                if validation is not None:
+                    summary += f" val {monitored:.5g}"
+                    postfix["val"] = f"{monitored:.5g}"
+                if self.verbose > 1:
+                    bar.write(f"{type(self).__name__} epoch {epoch + 1}/{max_epochs} {summary} "
+                              f"{self.history_['time'][-1]:.1f}s")
+
+                if epoch == 0 or monitored < best_loss - self.tol * max(abs(best_loss), 1e-12):
+                    best_loss, best_epoch, epochs_no_improve = monitored, epoch, 0
+                    if validation is not None and self.restore_best:
+                        best_state = {k: v.clone() for k, v in self.module_.state_dict().items()}
+                else:
+                    epochs_no_improve += 1
+                    if epochs_no_improve >= self.n_iter_no_change:
+                        stopped_early = True
+                        break
+        finally:
+            bar.close()
         self.best_epoch_ = self.n_iter_ - (epoch - best_epoch)
         self.best_loss_ = best_loss
         if best_state is not None and best_epoch != epoch:
             # Early stopping keeps the epoch with the best validation loss.
             self.module_.load_state_dict(best_state)
         if warn and max_epochs > 1 and not stopped_early and epochs_no_improve == 0:
-            what = "validation" if X_validation is not None else "training"
+            what = "validation" if validation is not None else "training"
             warnings.warn(
                 f"{type(self).__name__} stopped at max_epochs={max_epochs} while its "
                 f"{what} loss was still improving (by more than tol={self.tol:g} "
@@ -387,6 +408,47 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
                 ConvergenceWarning,
                 stacklevel=4,  # _fit_epochs, fit, sklearn's _fit_context, the caller
             )
+
+    def _train_epoch(self, train, batch_size, epoch, first_loss, bar, postfix):
+        """One pass over the training rows; returns the mean training loss and
+        the first loss of the fit (``first_loss``, or this epoch's first).
+
+        The step losses stay on the device and are read in groups of
+        ``_LOSS_READS_EVERY`` steps, so that a GPU is not synchronised with
+        the host at every step; each group is checked for divergence (a
+        non-finite loss, or one that blew up past the fit's first loss).
+        """
+        total, pending, seen = 0.0, [], 0
+        for batch in self._batches(train, batch_size):
+            pending.append((self._checked_step(batch, epoch), len(batch)))
+            seen += len(batch)
+            if len(pending) == _LOSS_READS_EVERY or first_loss is None:
+                total, first_loss = self._read_losses(pending, total, first_loss, epoch)
+                bar.update(len(pending))
+                bar.set_postfix(postfix | {"loss": f"{total / seen:.5g}"}, refresh=False)
+                pending = []
+        total, first_loss = self._read_losses(pending, total, first_loss, epoch)
+        bar.update(len(pending))
+        return total / len(train), first_loss
+
+    def _read_losses(self, pending, total, first, epoch):
+        """Read ``(loss, batch size)`` pairs to the host and check them against
+        the fit's ``first`` loss; returns ``total`` plus their sum weighted by
+        batch size, and the first loss."""
+        if not pending:
+            return total, first
+        # Stacked on the device and read once: one synchronisation per group.
+        losses = torch.stack([torch.as_tensor(loss, dtype=torch.float64, device=self.device_)
+                              .reshape(()) for loss, _ in pending]).tolist()
+        for loss in losses:
+            if not math.isfinite(loss):
+                self._raise_diverged(epoch, f"the training loss became {loss}")
+            if first is None:
+                first = loss
+            elif loss > first + _BLOWUP_FACTOR * max(abs(first), 1.0):
+                self._raise_diverged(
+                    epoch, f"the training loss blew up from {first:.4g} to {loss:.4g}")
+        return total + sum(loss * size for loss, (_, size) in zip(losses, pending)), first
 
     @contextlib.contextmanager
     def _named_divergence(self, epoch):
@@ -403,13 +465,12 @@ class SparseModelMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             raise
 
     def _checked_step(self, batch, epoch):
-        """``_train_step`` with every numerical failure named a divergence."""
+        """``_train_step`` with every numerical failure named a divergence; the
+        loss is returned unread (a tensor stays on the device)."""
         with self._named_divergence(epoch):
-            loss = float(self._train_step(batch))
+            loss = self._train_step(batch)
         self.n_steps_ += 1
-        if not math.isfinite(loss):
-            self._raise_diverged(epoch, f"the training loss became {loss}")
-        return loss
+        return loss.detach() if isinstance(loss, torch.Tensor) else loss
 
     def _check_health(self, probe, epoch):
         """Divergence that the step losses cannot see: after an epoch, weights
@@ -778,30 +839,3 @@ class GenerativeMixin:
             return self._posterior_draws(batch, n_draws, generator).transpose(0, 1)
 
         return np.ascontiguousarray(self._chunked(draw, X).transpose(1, 0, 2))
-
-
-class _Progress:
-    """A dependency-free progress line on stderr, for ``verbose >= 1``."""
-
-    def __init__(self, total, verbose, name):
-        self.total, self.verbose, self.name = total, verbose, name
-        self.start = time.perf_counter()
-
-    def update(self, epoch, train_loss, validation_loss):
-        if not self.verbose:
-            return
-        width = 20
-        done = int(width * (epoch + 1) / self.total)
-        line = (
-            f"\r{self.name} [{'#' * done}{'.' * (width - done)}] epoch "
-            f"{epoch + 1}/{self.total} loss {train_loss:.5g}"
-        )
-        if validation_loss is not None:
-            line += f" val {validation_loss:.5g}"
-        line += f" {time.perf_counter() - self.start:.1f}s"
-        end = "\n" if self.verbose > 1 else ""
-        print(line, end=end, file=sys.stderr, flush=True)
-
-    def close(self):
-        if self.verbose:
-            print(file=sys.stderr, flush=True)
