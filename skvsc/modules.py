@@ -22,6 +22,7 @@ __all__ = [
     "LISTAEncoder",
     "HiddenLayerDecoder",
     "MLPDecoder",
+    "StandardizedAutoencoder",
 ]
 
 
@@ -350,3 +351,37 @@ class MLPDecoder(nn.Module):
 
     def forward(self, z):
         return self.net(z)
+
+
+class StandardizedAutoencoder(nn.Module):
+    """An encoder and a decoder around standardised data, with a noise variance.
+
+    The encoder sees ``(x − x_mean) / x_scale``; with ``affine_output`` the
+    decoder's output is mapped back to the data's units; ``noise_var`` holds a
+    running estimate of a Gaussian likelihood's variance.  The buffers are set
+    from the training data by the estimator.
+    """
+
+    def __init__(self, encoder, decoder, n_features, *, affine_output, output_bias):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        # Input standardisation (set from the training data) and the running
+        # estimate of the Gaussian observation variance.
+        self.register_buffer("x_mean", torch.zeros(n_features))
+        self.register_buffer("x_scale", torch.ones(()))
+        self.register_buffer("noise_var", torch.ones(()))
+        self.affine_output = affine_output
+        self.bias = nn.Parameter(torch.zeros(n_features)) if output_bias else None
+
+    def encode(self, x):
+        return self.encoder((x - self.x_mean) / self.x_scale)
+
+    def decode(self, z):
+        """Mean of a Gaussian likelihood, or logits of a Bernoulli one."""
+        out = self.decoder(z)
+        if self.affine_output:
+            out = self.x_mean + self.x_scale * out
+        if self.bias is not None:
+            out = out + self.bias
+        return out

@@ -24,7 +24,7 @@ from torch import nn
 from torch.distributions import Gamma, Laplace, Normal, Uniform, kl_divergence
 
 from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
-from .modules import Encoder, LinearDictionary, MLPDecoder
+from .modules import Encoder, LinearDictionary, MLPDecoder, StandardizedAutoencoder
 from .priors import (
     SpikeAndSlab,
     Thresholded,
@@ -67,34 +67,6 @@ def shrink_noise(q, factor):
     if isinstance(q, Thresholded):
         return Thresholded(shrink_noise(q.base, factor), q.threshold)
     return type(q)(q.loc, factor * q.scale)
-
-
-class _VSCNetwork(nn.Module):
-    """Encoder, decoder and the data statistics of a VariationalSparseCoder."""
-
-    def __init__(self, encoder, decoder, n_features, *, affine_output, output_bias):
-        super().__init__()
-        self.encoder = encoder
-        self.decoder = decoder
-        # Input standardisation (set from the training data) and the running
-        # estimate of the Gaussian observation variance.
-        self.register_buffer("x_mean", torch.zeros(n_features))
-        self.register_buffer("x_scale", torch.ones(()))
-        self.register_buffer("noise_var", torch.ones(()))
-        self.affine_output = affine_output
-        self.bias = nn.Parameter(torch.zeros(n_features)) if output_bias else None
-
-    def encode(self, x):
-        return self.encoder((x - self.x_mean) / self.x_scale)
-
-    def decode(self, z):
-        """Mean of a Gaussian likelihood, or logits of a Bernoulli one."""
-        out = self.decoder(z)
-        if self.affine_output:
-            out = self.x_mean + self.x_scale * out
-        if self.bias is not None:
-            out = out + self.bias
-        return out
 
 
 class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
@@ -192,16 +164,12 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         Length, in optimiser steps, of the warm-ups: the spike-and-slab
         sharpness ``c`` (50 → 200) and the noise scale (0.1 → 1).  0 disables them.
     kl_warmup_steps : int, default=0
-        KL annealing (Bowman et al. 2016): the KL weight of the training loss
-        rises linearly from 0 to ``beta`` over this many optimiser steps (0:
-        ``beta`` from the start).  Without it, a small ``slab_probability`` can
-        switch almost every spike-and-slab unit off before the decoder learns
-        to use them.  It is not in the original VSC code: there the warm-up
-        ramp scales the slab's mean and log-variance inside the sample (only
-        the spikes are used at first) and the cost never uses it; paper 003's
-        code ramps the sampling noise, not the KL (``warmup_steps`` here).
-        Validation losses always use ``beta``, so keep ``n_iter_no_change``
-        longer than the warm-up.
+        KL annealing (Bowman et al. 2016; not in the papers' code): the KL
+        weight of the training loss rises linearly from 0 to ``beta`` over
+        this many optimiser steps (0: ``beta`` from the start).  Without it, a
+        small ``slab_probability`` can switch almost every spike-and-slab unit
+        off before the decoder learns to use them.  Validation losses always
+        use ``beta``, so keep ``n_iter_no_change`` longer than the warm-up.
     decoder : {"mlp", "linear"}, default="mlp"
         ``"mlp"``: one hidden ReLU layer (``hidden_layer_sizes``), output in
         the standardised data space, as paper 004.  ``"linear"``: a dictionary
@@ -396,16 +364,13 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         """The continuous family: Laplace or Normal."""
         return Laplace if self.prior.endswith("laplace") else Normal
 
-    def _hidden_sizes(self, n_features):
-        if self.hidden_layer_sizes is None:
-            return (int(np.clip(round(400 * n_features / 784), 256, 400)),)
-        return tuple(self.hidden_layer_sizes)
-
     def _build_module(self, n_features):
         if self.learn_threshold and self._thresholded and self.lam <= 0:
             raise ValueError("learn_threshold=True needs lam > 0 (the Gamma prior's mean).")
         self.n_components_ = self.n_components or min(n_features, 200)
-        hidden = self._hidden_sizes(n_features)
+        hidden = self.hidden_layer_sizes
+        if hidden is None:
+            hidden = (int(np.clip(round(400 * n_features / 784), 256, 400)),)
         # Heads: loc, log-scale, then the spike logit or the Gamma threshold's
         # log-shape and log-rate.
         n_heads = 2 + (self.prior == "spike_slab") + 2 * self._learned_threshold
@@ -420,12 +385,12 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         gaussian = self.likelihood == "gaussian"
         if self.decoder == "linear":
             decoder = LinearDictionary(self.n_components_, n_features, generator=self._generator)
-            self.module_ = _VSCNetwork(encoder, decoder, n_features, affine_output=False,
+            self.module_ = StandardizedAutoencoder(encoder, decoder, n_features, affine_output=False,
                                        output_bias=not gaussian)
         else:
             decoder = MLPDecoder(self.n_components_, n_features, hidden[::-1],
                                  generator=self._generator)
-            self.module_ = _VSCNetwork(encoder, decoder, n_features, affine_output=gaussian,
+            self.module_ = StandardizedAutoencoder(encoder, decoder, n_features, affine_output=gaussian,
                                        output_bias=False)
         self.module_.to(self.device_)
 
@@ -468,36 +433,34 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         return self.beta * min(self.n_steps_ / self.kl_warmup_steps, 1.0)
 
     # ------------------------------------------------------------ the model
+    def _distribution(self, loc, scale, slab_probability, threshold):
+        """The prior's family: SpikeAndSlab, Thresholded, Laplace or Normal."""
+        if self.prior == "spike_slab":
+            return SpikeAndSlab(slab_probability, loc, scale)
+        base = self._family(loc, scale)
+        return Thresholded(base, threshold) if self._thresholded else base
+
     def _posterior(self, X, net=None):
-        """``q(z | x)`` of a batch: SpikeAndSlab, Thresholded, Laplace or Normal."""
+        """``q(z | x)`` of a batch."""
         heads = (net or self.module_).encode(X)
         log_scale = heads[1].clamp(_LOG_SCALE_MIN, _LOG_SCALE_MAX)
-        loc, scale = heads[0], self.prior_scale * torch.exp(log_scale)
-        if self.prior == "spike_slab":
-            return SpikeAndSlab(torch.sigmoid(heads[2]), loc, scale)
-        base = self._family(loc, scale)
-        if not self._thresholded:
-            return base
+        slab_probability = torch.sigmoid(heads[2]) if self.prior == "spike_slab" else None
         threshold = self.lam
-        if self.learn_threshold:
+        if self._learned_threshold:
             threshold = Gamma(torch.exp(heads[2].clamp(-3.0, 7.0)),
                               torch.exp(heads[3].clamp(-9.0, 9.0)))
-        return Thresholded(base, threshold)
+        return self._distribution(heads[0], self.prior_scale * torch.exp(log_scale),
+                                  slab_probability, threshold)
 
     def _prior(self, dtype=torch.float32):
         """The prior ``p(z)`` of one unit, on ``device_``."""
         zero = torch.zeros((), dtype=dtype, device=self.device_)
-        scale = zero + self.prior_scale
-        if self.prior == "spike_slab":
-            return SpikeAndSlab(zero + self.slab_probability, zero, scale)
-        base = self._family(zero, scale)
-        if not self._thresholded:
-            return base
         threshold = self.lam
-        if self.learn_threshold:
+        if self._learned_threshold:
             threshold = gamma_threshold_prior(self.lam, self.threshold_prior_shape,
                                               dtype=dtype, device=self.device_)
-        return Thresholded(base, threshold)
+        return self._distribution(zero, zero + self.prior_scale, zero + self.slab_probability,
+                                  threshold)
 
     def _kl(self, q, p):
         """Per-sample KL(q ‖ p) of the training loss, summed over units.
@@ -568,10 +531,9 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         """Monte Carlo ELBO (β = 1) per sample, with fixed noise draws.
 
         The same ``_SCORE_DRAWS`` draws of standard noise serve every sample
-        (common random numbers), so the score is deterministic and does not
-        depend on the batch; the draws are exact (hard gates, no warm-up).
-        Computed in float64 so that no sample's score depends on the others'
-        through rounding.
+        (common random numbers): the score is deterministic and independent of
+        the batch.  Exact draws (no relaxation), in float64 so that no
+        sample's score depends on the others' through rounding.
         """
         net = copy.deepcopy(self.module_).double()
         X = X.double()
