@@ -9,15 +9,21 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import TRAINING_CONSTRAINTS, EnergyMixin, SparseModelMixin
-from .modules import HiddenLayerDecoder, LinearDictionary, LISTAEncoder
 from ._scoring import (
     masked_cv_score,
     masked_decoder_predictions,
     masked_lasso_predictions,
 )
-from .solvers import fista, fista_autograd, lipschitz_constant
+from .modules import HiddenLayerDecoder, LinearDictionary, LISTAEncoder
+from .solvers import autograd_value_and_grad, fista_smooth, lipschitz_constant
 
-__all__ = ["VarianceRegDictLearner", "variance_hinge", "variance_hinge_grad"]
+__all__ = ["VarianceRegDictLearner", "code_energy", "variance_hinge", "variance_hinge_grad"]
+
+#: Certified relative suboptimality of the masked Lasso codes of ``score``
+#: (linear decoder): the criterion is a squared prediction error, which a
+#: 1e-3 suboptimality of the codes' energy moves by far less than the
+#: differences between models or values of ``lam`` that it ranks.
+_SCORE_TOL = 1e-3
 
 #: Added to the batch variance before the square root, so the hinge and its
 #: gradient stay finite for a component that is constant over the batch.
@@ -77,19 +83,40 @@ def variance_hinge_grad(Z, threshold, eps=_VAR_EPS):
     return gap.pow(2).sum(), grad
 
 
-class _ValueWithGrad(torch.autograd.Function):
-    """A scalar whose gradient was computed in closed form with its value."""
+def code_energy(X, Z, decoder, lam, *, E=None, gamma=0.0):
+    """Per-sample energy of codes ``Z``: paper 002 eq. 13 without the batch hinge.
 
-    @staticmethod
-    def forward(ctx, Z, value_and_grad):
-        value, grad = value_and_grad(Z)
-        ctx.save_for_backward(grad)
-        return value
+    ``(1/d)‖x − D(z)‖² + (γ/l)‖z − e‖² + λ‖z‖₁``, in the scaling of the
+    authors' code (``d`` features, ``l`` components).  Training adds
+    ``β·``:func:`variance_hinge` over the batch; with ``γ = 0`` it is the
+    energy that ``energy`` and early stopping report.
 
-    @staticmethod
-    def backward(ctx, grad_output):
-        (grad,) = ctx.saved_tensors
-        return grad_output * grad, None
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features)
+        Standardised data.
+    Z : torch.Tensor of shape (n_samples, n_components)
+        Codes.
+    decoder : callable
+        ``decoder(Z) -> tensor of shape (n_samples, n_features)``.
+    lam : float
+        L1 weight λ.
+    E : torch.Tensor of shape (n_samples, n_components), default=None
+        The encoder's codes ``e``; needed when ``gamma > 0``.
+    gamma : float, default=0.0
+        Weight γ of the encoder-prediction term.
+
+    Returns
+    -------
+    torch.Tensor of shape (n_samples,)
+        Energy of each sample.
+    """
+    energy = (X - decoder(Z)).pow(2).mean(dim=1)
+    if gamma:
+        energy = energy + (gamma / Z.shape[1]) * (Z - E).pow(2).sum(dim=1)
+    if lam:
+        energy = energy + lam * Z.abs().sum(dim=1)
+    return energy
 
 
 class _Autoencoder(torch.nn.Module):
@@ -186,8 +213,14 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         MLP decoder uses the fixed step as given.
     code_max_iter : int, default=200
         Maximum FISTA iterations.
-    code_tol : float, default=1e-3
-        FISTA stops when ``‖Δz‖ ≤ code_tol·‖z‖`` for every sample.
+    code_change_tol : float, default=1e-3
+        During training, FISTA stops when the relative change of every code
+        ``‖Δz‖ ≤ code_change_tol·‖z‖`` (or at ``code_max_iter``).  A
+        change, not a certified suboptimality (``SparseCoder``'s
+        ``code_tol``): the hinge and the MLP decoder have no duality-gap
+        certificate.  ``transform_method="fista"`` always runs
+        ``code_max_iter`` iterations, so that a code does not depend on the
+        rest of its batch.
     encoder_iter : int, default=3
         Unrolled LISTA iterations ``L``.
     learning_rate : float, default=3e-3
@@ -321,7 +354,7 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         "positive_code": ["boolean"],
         "code_step": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "code_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
-        "code_tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "code_change_tol": [Interval(numbers.Real, 0, None, closed="left")],
         "encoder_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "encoder_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "decoder_bias_decay": [Interval(numbers.Real, 0, None, closed="left")],
@@ -345,7 +378,7 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         positive_code=True,
         code_step=0.5,
         code_max_iter=200,
-        code_tol=1e-3,
+        code_change_tol=1e-3,
         encoder_iter=3,
         learning_rate=3e-3,
         encoder_learning_rate=1e-3,
@@ -373,7 +406,7 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         self.positive_code = positive_code
         self.code_step = code_step
         self.code_max_iter = code_max_iter
-        self.code_tol = code_tol
+        self.code_change_tol = code_change_tol
         self.encoder_iter = encoder_iter
         self.learning_rate = learning_rate
         self.encoder_learning_rate = encoder_learning_rate
@@ -438,85 +471,70 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         return self.n_components
 
     # ------------------------------------------------------------- inference
-    def _smooth_terms(self, X, E, hinge):
-        """The smooth part of the inference energy, summed over the batch."""
-        n_features, n_components = X.shape[1], self.n_components
-        decoder = self.module_.decoder
-        prox_weight = self.gamma / n_components
-        use_hinge = hinge and X.shape[0] >= 2
-        if self.decoder == "linear":
-            # Gram form, (1/d)Σ‖x − zA‖² = (1/d)(Σ‖x‖² − 2⟨Z, XAᵀ⟩ + ⟨ZG, Z⟩), with
-            # the gradient of every term in closed form (eq. 10, 11): one
-            # (n, l)×(l, l) product per evaluation and no autograd graph.
-            atoms = decoder.atoms.detach()
-            gram = atoms @ atoms.T
-            corr = X @ atoms.T
-            x_sq = X.pow(2).sum()
-
-            def value_and_grad(Z, need_grad=True):
-                ZG = Z @ gram
-                value = (x_sq - 2.0 * (Z * corr).sum() + (ZG * Z).sum()) / n_features
-                diff = Z - E
-                value = value + prox_weight * diff.pow(2).sum()
-                grad = None
-                if need_grad:
-                    grad = (2.0 / n_features) * (ZG - corr) + (2.0 * prox_weight) * diff
-                if use_hinge:
-                    hinge, hinge_grad = variance_hinge_grad(Z, self.var_threshold)
-                    value = value + self.beta * hinge
-                    if grad is not None:
-                        grad = grad + self.beta * hinge_grad
-                return value, grad
-
-            def smooth_closed_form(Z):
-                if not torch.is_grad_enabled():  # value only (backtracking test)
-                    return value_and_grad(Z, need_grad=False)[0]
-                return _ValueWithGrad.apply(Z, value_and_grad)
-
-            return smooth_closed_form
-
-        def reconstruction(Z):
-            return (X - decoder(Z)).pow(2).sum() / n_features
-
-        def smooth(Z):
-            value = reconstruction(Z) + prox_weight * (Z - E).pow(2).sum()
-            if use_hinge:
-                value = value + self.beta * variance_hinge(Z, self.var_threshold)
-            return value
-
-        return smooth
-
     def _infer(self, X, E, *, hinge, tol, backtracking=True):
-        """FISTA codes of batch ``X`` initialised at the encoder's ``E``.
+        """FISTA codes of batch ``X`` for eq. 13, initialised at the encoder's ``E``.
 
-        The autograd path starts from the fixed step ``code_step`` and, with
-        ``backtracking``, shortens it only when the sufficient-decrease test
-        fails (a safeguard against divergence; the step is shared by the batch).
+        FISTA starts from the fixed step ``code_step`` and shortens it only
+        where it would diverge: to ``1/L`` when the smooth part is quadratic
+        (linear decoder, no hinge) and its Lipschitz constant ``L`` is known,
+        else, with ``backtracking``, where the sufficient-decrease test fails
+        (the step is shared by the batch).
         """
+        use_hinge = hinge and self.beta > 0 and X.shape[0] >= 2
+        step = self.code_step
+        if self.decoder == "linear" and not use_hinge:
+            # The smooth part is quadratic, with Hessian (2/d)·WWᵀ + (2γ/l)·I.
+            atoms = self.module_.decoder.atoms.detach()
+            lipschitz = (2.0 / X.shape[1] * lipschitz_constant(atoms @ atoms.T)
+                         + 2.0 * self.gamma / self.n_components)
+            step = 1.0 / lipschitz if step is None else min(step, 1.0 / lipschitz)
+            backtracking = False
         with torch.no_grad():
-            use_hinge = hinge and self.beta > 0
-            if self.decoder == "linear" and not use_hinge:
-                # Quadratic smooth part: the Gram-form solver (per-sample stopping).
-                n_features, n_components = X.shape[1], self.n_components
-                atoms = self.module_.decoder.atoms
-                a, c = 2.0 / n_features, 2.0 * self.gamma / n_components
-                gram = a * (atoms @ atoms.T)
-                gram.diagonal().add_(c)
-                corr = a * (X @ atoms.T) + c * E
-                # The fixed step η_z, shortened only where it exceeds 1/L (it would diverge).
-                lipschitz = lipschitz_constant(gram)
-                if self.code_step is not None:
-                    lipschitz = max(lipschitz, 1.0 / self.code_step)
-                Z, n_iter = fista(gram, corr, self.lam, lipschitz=lipschitz, init=E,
-                                  positive=self.positive_code, max_iter=self.code_max_iter,
-                                  tol=tol)
-            else:
-                smooth = self._smooth_terms(X, E, use_hinge)
-                Z, n_iter = fista_autograd(smooth, E, self.lam, step=self.code_step,
-                                           backtracking=backtracking or self.code_step is None,
-                                           positive=self.positive_code,
-                                           max_iter=self.code_max_iter, tol=tol)
-        return Z, n_iter
+            value_and_grad, value = self._smooth_energy(X, E, use_hinge)
+            return fista_smooth(value_and_grad, E, self.lam, value=value, step=step,
+                                backtracking=backtracking or step is None,
+                                positive=self.positive_code, max_iter=self.code_max_iter,
+                                tol=tol)
+
+    def _smooth_energy(self, X, E, hinge):
+        """``(value_and_grad, value)`` of the smooth part of eq. 13, summed over the batch.
+
+        The smooth part is :func:`code_energy` without its L1 term, plus
+        ``β·``:func:`variance_hinge` when ``hinge``.  ``value`` is None where
+        the value alone costs as much as both.
+        """
+        n_features, prox_weight = X.shape[1], self.gamma / self.n_components
+        decoder = self.module_.decoder
+        if self.decoder != "linear":
+            def smooth(Z):
+                energy = code_energy(X, Z, decoder, 0.0, E=E, gamma=self.gamma).sum()
+                if hinge:
+                    energy = energy + self.beta * variance_hinge(Z, self.var_threshold)
+                return energy
+
+            return autograd_value_and_grad(smooth), smooth
+
+        # The same energy in Gram form, (1/d)Σ‖x − zW‖² = (1/d)(Σ‖x‖² −
+        # 2⟨Z, XWᵀ⟩ + ⟨ZG, Z⟩), with the gradient of every term in closed form
+        # (eq. 10, 11): one (n, l)×(l, l) product per evaluation and no graph.
+        atoms = decoder.atoms.detach()
+        gram = atoms @ atoms.T
+        corr = X @ atoms.T
+        x_sq = X.pow(2).sum()
+
+        def value_and_grad(Z):
+            ZG = Z @ gram
+            diff = Z - E
+            value = ((x_sq - 2.0 * (Z * corr).sum() + (ZG * Z).sum()) / n_features
+                     + prox_weight * diff.pow(2).sum())
+            grad = (2.0 / n_features) * (ZG - corr) + (2.0 * prox_weight) * diff
+            if hinge:
+                hinge_value, hinge_grad = variance_hinge_grad(Z, self.var_threshold)
+                value = value + self.beta * hinge_value
+                grad = grad + self.beta * hinge_grad
+            return value, grad
+
+        return value_and_grad, None
 
     def _init_from_data(self, X):
         # Paper 002 §5: "subtracting the global mean and dividing by the global
@@ -531,25 +549,19 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         E = self.module_.encoder(X)
         if self.transform_method == "encoder":
             return E
-        # Without the hinge the energy is separable; the Gram path stops per
-        # sample, and the autograd path runs all its iterations (tol=0) with
-        # the fixed step, so a code never depends on the rest of the batch.
-        tol = self.code_tol if self.decoder == "linear" else 0.0
-        return self._infer(X, E, hinge=False, tol=tol, backtracking=False)[0]
+        # Without the hinge the energy is separable, and FISTA runs all its
+        # iterations (tol=0: the stopping test is batch-wide) with the fixed
+        # step, so a code never depends on the rest of the batch.
+        return self._infer(X, E, hinge=False, tol=0.0, backtracking=False)[0]
 
     def _decode(self, Z):
         module = self.module_
         return module.x_mean + module.x_scale * module.decoder(Z)
 
-    def _energy(self, X, Z):
-        """Per-sample ``(1/d)‖x − D(z)‖² + λ‖z‖₁`` of standardised ``X``."""
-        residual = X - self.module_.decoder(Z)
-        return residual.pow(2).mean(dim=1) + self.lam * Z.abs().sum(dim=1)
-
     def _batch_loss(self, X):
         # Early stopping monitors the energy of the encoder's codes.
         X = self.module_.standardize(X)
-        return self._energy(X, self.module_.encoder(X)).mean()
+        return code_energy(X, self.module_.encoder(X), self.module_.decoder, self.lam).mean()
 
     def _score_samples(self, X):
         # Masked-feature cross-validation of the decoder (see ``score``), in
@@ -560,8 +572,7 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
             # (1/d)‖x − zW‖² + λ‖z‖₁ is (2/d)·[½‖x − zW‖² + (λd/2)‖z‖₁].
             prediction = masked_lasso_predictions(
                 X, self.module_.decoder.atoms, self.lam * X.shape[1] / 2.0,
-                positive=self.positive_code, max_iter=self.code_max_iter,
-                tol=self.code_tol)
+                positive=self.positive_code, max_iter=self.code_max_iter, tol=_SCORE_TOL)
         else:
             prediction = masked_decoder_predictions(
                 X, self.module_.decoder, self.n_components, self.lam,
@@ -570,7 +581,8 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         return masked_cv_score(X, prediction) * scale.square()
 
     def _energy_samples(self, X):
-        return self._energy(self.module_.standardize(X), self._encode(X))
+        return code_energy(self.module_.standardize(X), self._encode(X), self.module_.decoder,
+                           self.lam)
 
     # -------------------------------------------------------------- learning
     def _train_step(self, X):
@@ -579,12 +591,14 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         optimizers = self._optimizers
         with torch.no_grad():
             E = module.encoder(X)
-        Z, self.code_n_iter_ = self._infer(X, E, hinge=self.variance_reg, tol=self.code_tol)
+        Z, self.code_n_iter_ = self._infer(X, E, hinge=self.variance_reg,
+                                           tol=self.code_change_tol)
 
-        # Decoder: one Adam step on mean (1/d)‖y − D(z*)‖² (eq. 2).
+        # Decoder: one Adam step on the mean energy of Z*, whose gradient in
+        # the decoder is that of mean (1/d)‖y − D(z*)‖² (eq. 2).
         optimizers["decoder"].zero_grad(set_to_none=True)
-        reconstruction = F.mse_loss(module.decoder(Z), X)
-        reconstruction.backward()
+        energy = code_energy(X, Z, module.decoder, self.lam).mean()
+        energy.backward()
         optimizers["decoder"].step()
 
         # Encoder: one Adam step on mean (1/l)‖E(y) − z*‖² (eq. 12).
@@ -593,7 +607,7 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         optimizers["encoder"].step()
 
         self._after_step()
-        return reconstruction.item() + self.lam * Z.abs().sum(dim=1).mean().item()
+        return energy.item()
 
     def _after_step(self):
         if not self.variance_reg:

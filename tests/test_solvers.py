@@ -9,7 +9,14 @@ from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.linear_model import Lasso
 
 from skvsc import sparse_encode
-from skvsc.solvers import fista, fista_autograd, lasso_energy, lipschitz_constant, soft_threshold
+from skvsc.solvers import (
+    fista,
+    fista_autograd,
+    fista_smooth,
+    lasso_energy,
+    lipschitz_constant,
+    soft_threshold,
+)
 
 
 def _problem(seed, n_samples, n_features, n_components, lam_fraction, dtype=torch.float64):
@@ -19,18 +26,18 @@ def _problem(seed, n_samples, n_features, n_components, lam_fraction, dtype=torc
     X = rng.standard_normal((n_samples, n_features))
     # λ as a fraction of λ_max = max |X Dᵀ|, above which every code is zero.
     lam = lam_fraction * np.abs(X @ D.T).max()
-    as_t = lambda a: torch.as_tensor(a, dtype=dtype)  # noqa: E731
+    as_t = lambda a: torch.as_tensor(a, dtype=dtype)
     return as_t(X), as_t(D), lam
 
 
 # Random Lasso problems drawn by hypothesis (see _problem).
-LASSO_PROBLEMS = dict(
-    seed=st.integers(0, 2**16),
-    n_features=st.integers(3, 12),
-    n_components=st.integers(2, 16),
-    lam_fraction=st.floats(0.05, 0.9),
-    positive=st.booleans(),
-)
+LASSO_PROBLEMS = {
+    "seed": st.integers(0, 2**16),
+    "n_features": st.integers(3, 12),
+    "n_components": st.integers(2, 16),
+    "lam_fraction": st.floats(0.05, 0.9),
+    "positive": st.booleans(),
+}
 
 
 def _lasso_codes(X, D, lam, positive=False):
@@ -55,7 +62,7 @@ def test_soft_threshold_is_the_l1_prox(x, threshold, positive):
     grid = np.linspace(min(x, 0) - 1, max(x, 0) + 1, 20001)
     if positive:
         grid = grid[grid >= 0]
-    objective = lambda u: 0.5 * (u - x) ** 2 + threshold * np.abs(u)  # noqa: E731
+    objective = lambda u: 0.5 * (u - x) ** 2 + threshold * np.abs(u)
     assert objective(out) <= objective(grid).min() + 1e-9
     assert (out >= 0) or not positive
 
@@ -143,20 +150,57 @@ def test_fista_from_the_optimum_stops_immediately():
     np.testing.assert_allclose(Z2.numpy(), Z.numpy(), atol=1e-8)
 
 
+def _closed_form_lasso(X, D, calls):
+    """``½‖X − ZD‖²``'s value and gradient in closed form; counts its calls."""
+
+    def value_and_grad(Z):
+        calls.append(1)
+        residual = Z @ D - X
+        return 0.5 * residual.pow(2).sum(), residual @ D.T
+
+    return value_and_grad
+
+
+@pytest.mark.parametrize("gradient", ["closed form", "autograd"])
 @pytest.mark.parametrize("step", [None, "fixed"])
-def test_autograd_fista_matches_gram_fista(step):
+def test_smooth_fista_matches_gram_fista(step, gradient):
+    # Both ways of giving the smooth term, with a fixed step or backtracking,
+    # reach the Lasso optimum that the Gram-form solver certifies.
     X, D, lam = _problem(3, 6, 12, 20, 0.2)
     gram = D @ D.T
     Z_ref, _ = fista(gram, X @ D.T, lam, max_iter=20_000, tol=1e-12)
-
-    def smooth(Z):
-        return 0.5 * (X - Z @ D).pow(2).sum()
-
     fixed = 1.0 / lipschitz_constant(gram) if step == "fixed" else None
-    Z, _ = fista_autograd(smooth, torch.zeros_like(Z_ref), lam, step=fixed,
-                          max_iter=20_000, tol=1e-12)
+    init = torch.zeros_like(Z_ref)
+    if gradient == "closed form":
+        Z, _ = fista_smooth(_closed_form_lasso(X, D, []), init, lam, step=fixed,
+                            max_iter=20_000, tol=1e-12)
+    else:
+        Z, _ = fista_autograd(lambda Z: 0.5 * (X - Z @ D).pow(2).sum(), init, lam,
+                              step=fixed, max_iter=20_000, tol=1e-12)
     np.testing.assert_allclose(lasso_energy(X, Z, D, lam).numpy(),
                                lasso_energy(X, Z_ref, D, lam).numpy(), rtol=1e-7)
+
+
+def test_smooth_fista_tests_backtracking_with_the_value_alone():
+    # A value-only callable replaces value_and_grad in the sufficient-decrease
+    # test: same iterates, one value_and_grad call per iteration instead of
+    # one plus one per test.
+    X, D, lam = _problem(5, 6, 12, 20, 0.2)
+    init = torch.zeros(6, 20, dtype=torch.float64)
+    calls_both, calls_split, calls_value = [], [], []
+
+    def value(Z):
+        calls_value.append(1)
+        return 0.5 * (Z @ D - X).pow(2).sum()
+
+    Z_both, n_both = fista_smooth(_closed_form_lasso(X, D, calls_both), init, lam,
+                                  max_iter=50, tol=0.0)
+    Z_split, n_split = fista_smooth(_closed_form_lasso(X, D, calls_split), init, lam,
+                                    value=value, max_iter=50, tol=0.0)
+    np.testing.assert_allclose(Z_split.numpy(), Z_both.numpy(), rtol=1e-12, atol=1e-14)
+    assert n_both == n_split == 50
+    assert len(calls_split) == 50
+    assert len(calls_value) >= 50 and len(calls_both) == 50 + len(calls_value)
 
 
 def test_lipschitz_constant_is_the_largest_eigenvalue():
@@ -176,7 +220,7 @@ def test_sparse_encode_matches_scikit_learn(dtype):
     theirs = sk_sparse_encode(X.astype(np.float64), D, algorithm="lasso_cd", alpha=lam,
                               max_iter=10_000)
     assert ours.dtype == dtype
-    energy = lambda Z: 0.5 * ((X - Z @ D) ** 2).sum(1) + lam * np.abs(Z).sum(1)  # noqa: E731
+    energy = lambda Z: 0.5 * ((X - Z @ D) ** 2).sum(1) + lam * np.abs(Z).sum(1)
     np.testing.assert_allclose(energy(ours), energy(theirs), rtol=1e-4)
     assert (ours == 0).mean() > 0.3
 
@@ -224,7 +268,7 @@ def _correlated_problem(seed, n_samples, n_features, n_components, correlation, 
     X = rng.standard_normal((n_samples, 3)) @ D[:3] + 0.1 * rng.standard_normal((n_samples,
                                                                                   n_features))
     lam = lam_fraction * np.abs(X @ D.T).max()
-    as_t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float64)
     return as_t(X), as_t(D), lam
 
 
@@ -247,12 +291,12 @@ def test_polished_codes_match_scikit_learn_lasso_on_ill_conditioned_problems(
                                     lam_fraction)
     gram = D @ D.T
     # The first polish at iteration 2, so that it (not FISTA alone) finishes.
-    import skvsc.solvers as solvers
+    from skvsc import solvers
 
     saved = solvers._POLISH_FIRST, solvers._POLISH_EVERY
     solvers._POLISH_FIRST, solvers._POLISH_EVERY = 2, 4
     try:
-        Z, n_iter, uncertified = fista(gram.to(dtype), (X @ D.T).to(dtype), lam,
+        Z, _n_iter, uncertified = fista(gram.to(dtype), (X @ D.T).to(dtype), lam,
                                        positive=positive, max_iter=100_000, tol=tol,
                                        sq_norms=X.pow(2).sum(dim=1).to(dtype),
                                        return_uncertified=True)
@@ -269,7 +313,7 @@ def test_polished_codes_match_scikit_learn_lasso_on_ill_conditioned_problems(
 
 
 def test_polish_repairs_a_wrong_support_and_signs():
-    import skvsc.solvers as solvers
+    from skvsc import solvers
 
     X, D, lam = _correlated_problem(7, 20, 16, 30, 0.9, 0.05)
     gram = D @ D.T
@@ -309,8 +353,9 @@ def test_polish_keeps_exact_optimum_and_reports_uncertified():
 
 
 def test_sparse_encode_warns_when_max_iter_is_too_small():
-    from sklearn.exceptions import ConvergenceWarning
     import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
 
     rng = np.random.default_rng(0)
     D = rng.standard_normal((40, 16))
@@ -324,8 +369,9 @@ def test_sparse_encode_warns_when_max_iter_is_too_small():
 
 
 def test_sparse_coder_transform_warns_naming_code_max_iter():
-    from sklearn.exceptions import ConvergenceWarning
     import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
 
     from skvsc import SparseCoder
 

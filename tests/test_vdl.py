@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.datasets import load_digits
 
 from skvsc import VarianceRegDictLearner
-from skvsc.vdl import variance_hinge, variance_hinge_grad
+from skvsc.vdl import code_energy, variance_hinge, variance_hinge_grad
 
 
 @pytest.fixture(scope="module")
@@ -55,37 +55,67 @@ def test_hinge_gradient_matches_eq11_and_autograd(Z, T, beta):
 
 
 def _fitted(X, **params):
-    defaults = dict(n_components=8, max_epochs=1, code_max_iter=30, device="cpu",
-                    random_state=0)
+    defaults = {"n_components": 8, "max_epochs": 1, "code_max_iter": 30, "device": "cpu",
+                    "random_state": 0}
     return VarianceRegDictLearner(**{**defaults, **params}).fit(X)
 
 
-@pytest.mark.parametrize("variance_reg", [True, False])
-def test_closed_form_smooth_energy_matches_autograd(digits, variance_reg):
+@pytest.mark.parametrize("hinge", [True, False])
+def test_closed_form_smooth_energy_matches_autograd(digits, hinge):
     # The linear decoder's inference energy (Gram form, closed-form gradient)
     # equals the energy written directly, and so do the gradients.
-    model = _fitted(digits[:300], variance_reg=variance_reg, gamma=3.0, beta=7.0)
+    model = _fitted(digits[:300], gamma=3.0, beta=7.0)
     X = torch.from_numpy(digits[:50])
     with torch.no_grad():
         E = model.module_.encoder(X)
     gen = torch.Generator().manual_seed(0)
     Z = torch.rand(50, 8, generator=gen, dtype=torch.float32) * 2
-    smooth = model._smooth_terms(X, E, hinge=True)
-    Zg = Z.clone().requires_grad_(True)
-    value = smooth(Zg)
-    (grad,) = torch.autograd.grad(value, Zg)
-    value = value.detach()
+    value_and_grad, value_only = model._smooth_energy(X, E, hinge=hinge)
+    assert value_only is None  # the value alone would cost as much
+    value, grad = value_and_grad(Z)
 
     A = model.module_.decoder.atoms.detach()
     Zr = Z.clone().requires_grad_(True)
-    direct = ((X - Zr @ A).pow(2).sum() / 64 + 3.0 / 8 * (Zr - E).pow(2).sum()
-              + 7.0 * variance_hinge(Zr, 0.5))
+    direct = (X - Zr @ A).pow(2).sum() / 64 + 3.0 / 8 * (Zr - E).pow(2).sum()
+    if hinge:
+        direct = direct + 7.0 * variance_hinge(Zr, 0.5)
     (direct_grad,) = torch.autograd.grad(direct, Zr)
-    direct = direct.detach()
-    assert float(value) == pytest.approx(float(direct), rel=1e-4)
+    assert float(value) == pytest.approx(float(direct.detach()), rel=1e-4)
     np.testing.assert_allclose(grad.numpy(), direct_grad.numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_code_energy_is_eq13_without_the_hinge(digits):
+    # Written out in float64 NumPy for the MLP decoder: (1/d)‖x − D(z)‖² +
+    # (γ/l)‖z − e‖² + λ‖z‖₁ per sample.
+    model = _fitted(digits[:300], decoder="mlp", hidden_size=16)
+    decoder = model.module_.decoder
+    X = torch.from_numpy(digits[:40])
+    gen = torch.Generator().manual_seed(1)
+    Z, E = torch.rand(2, 40, 8, generator=gen)
     with torch.no_grad():
-        assert float(smooth(Z)) == pytest.approx(float(direct), rel=1e-4)
+        ours = code_energy(X, Z, decoder, 0.3, E=E, gamma=5.0).numpy()
+        D_z = decoder(Z).double().numpy()
+    Xn, Zn, En = X.double().numpy(), Z.double().numpy(), E.double().numpy()
+    expected = (((Xn - D_z) ** 2).sum(1) / 64 + 5.0 / 8 * ((Zn - En) ** 2).sum(1)
+                + 0.3 * np.abs(Zn).sum(1))
+    np.testing.assert_allclose(ours, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("decoder", ["linear", "mlp"])
+def test_training_codes_stop_on_their_relative_change(digits, decoder):
+    # code_change_tol is a relative change: a looser one stops FISTA sooner.
+    X = torch.from_numpy(digits[:100])
+    model = _fitted(digits[:300], decoder=decoder, hidden_size=16, code_max_iter=500)
+    with torch.no_grad():
+        E = model.module_.encoder(X)
+    n_iters = [model._infer(X, E, hinge=True, tol=tol)[1] for tol in (1e-2, 1e-3)]
+    assert n_iters[0] < n_iters[1] < 500
+    # At the looser tolerance the last step moved no code by more than 1e-2 relative.
+    Z, n_iter = model._infer(X, E, hinge=True, tol=1e-2)
+    model.set_params(code_max_iter=n_iter - 1)
+    Z_before, _ = model._infer(X, E, hinge=True, tol=0.0)
+    change = torch.linalg.vector_norm(Z - Z_before, dim=1)
+    assert bool((change <= 1e-2 * torch.linalg.vector_norm(Z, dim=1)).all())
 
 
 def _track(X, epochs, **params):
@@ -223,8 +253,8 @@ def test_same_random_state_same_model(digits):
     np.testing.assert_array_equal(a.components_, b.components_)
 
 
-@pytest.mark.parametrize("params", [dict(lam=-1.0), dict(decoder="conv"),
-                                    dict(transform_method="lista"), dict(code_step=0.0)])
+@pytest.mark.parametrize("params", [{"lam": -1.0}, {"decoder": "conv"},
+                                    {"transform_method": "lista"}, {"code_step": 0.0}])
 def test_invalid_parameters_raise(digits, params):
     with pytest.raises(ValueError):
         VarianceRegDictLearner(**params).fit(digits[:20])
