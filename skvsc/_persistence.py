@@ -18,7 +18,7 @@ import zipfile
 import numpy as np
 import torch
 
-from ._utils import device_exists, make_generator, resolve_device
+from ._utils import device_exists, resolve_device
 
 __all__ = ["save_estimator", "load"]
 

@@ -43,7 +43,7 @@ class _Silent:
     def set_description(self, *args, **kwargs):
         pass
 
-    def write(self, text):
+    def write(self, text, file=None):
         pass
 
     def close(self):

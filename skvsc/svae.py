@@ -9,7 +9,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
 from .modules import Encoder, LinearDictionary
-from .priors import kl_divergence, make_prior, rsample
+from .kl import kl_divergence
+from .priors import make_prior, rsample
 
 __all__ = ["SVAE"]
 

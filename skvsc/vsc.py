@@ -24,6 +24,8 @@ from torch import nn
 from torch.distributions import Gamma, Laplace, Normal, Uniform, kl_divergence
 
 from ._base import TRAINING_CONSTRAINTS, GenerativeMixin, SparseModelMixin
+from ._data import data_moments
+from .kl import thresholded_laplace_kl
 from .modules import Encoder, LinearDictionary, MLPDecoder, StandardizedAutoencoder
 from .priors import (
     SpikeAndSlab,
@@ -31,7 +33,6 @@ from .priors import (
     gamma_threshold_prior,
     rsample,
     sample,
-    thresholded_laplace_kl,
 )
 
 __all__ = ["VariationalSparseCoder"]
@@ -395,9 +396,8 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         self.module_.to(self.device_)
 
     def _init_from_data(self, X):
-        mean = X.mean(axis=0)
-        scale = float(np.sqrt(np.mean((X - mean) ** 2)))
-        scale = scale if np.isfinite(scale) and scale > 1e-12 else 1.0
+        mean, variance = data_moments(X)  # chunked: X may be memory-mapped
+        scale = math.sqrt(variance) if math.isfinite(variance) and variance > 1e-24 else 1.0
         net = self.module_
         net.x_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         net.x_scale.fill_(scale)
@@ -551,7 +551,7 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         For ``"thresholded_laplace"`` with a fixed threshold the codes of the
         posterior and of the prior are both spike-and-slabs with Laplace slabs,
         and their exact KL depends on λ (see
-        :func:`skvsc.priors.thresholded_laplace_kl`); the training loss uses
+        :func:`skvsc.kl.thresholded_laplace_kl`); the training loss uses
         the base distributions' KL (paper 003).  Elsewhere: the registered KL,
         with the thresholds' part unweighted.
         """

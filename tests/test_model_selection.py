@@ -17,7 +17,7 @@ from sklearn.model_selection import GridSearchCV
 
 from skvsc import SVAE, SparseCoder, VariationalSparseCoder, VarianceRegDictLearner, sparse_encode
 from skvsc._scoring import feature_folds
-from skvsc.priors import thresholded_laplace_kl
+from skvsc.kl import thresholded_laplace_kl
 
 LAMS = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 

@@ -14,7 +14,7 @@ from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import Pipeline
 
 from skvsc import SparseCoder, sparse_encode
-from skvsc._base import TrainingDivergedError
+from skvsc.exceptions import TrainingDivergedError
 
 
 def planted_problem(seed=0, n_features=64, n_atoms=96, n_samples=3000, n_active=3,

@@ -13,14 +13,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skvsc import SVAE
 from skvsc.metrics import active_units
-from skvsc.priors import (
-    _kl_normal_laplace,
-    kl_divergence,
-    make_prior,
-    monte_carlo_kl,
-    quadrature_kl,
-    rsample,
-)
+from skvsc.kl import _kl_normal_laplace, kl_divergence, monte_carlo_kl, quadrature_kl
+from skvsc.priors import make_prior, rsample
 
 FAST = dict(encoder="mlp", hidden_layer_sizes=(16,), device="cpu", random_state=0)
 
