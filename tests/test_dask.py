@@ -8,6 +8,7 @@ is tested here.
 """
 
 import contextlib
+import os
 
 import numpy as np
 import pytest
@@ -28,12 +29,23 @@ joblib = pytest.importorskip("joblib")
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
+# Workers run OMP_NUM_THREADS torch threads: the user's value, else dask's 1.
+WORKER_THREADS = int(os.environ.get("OMP_NUM_THREADS", 1))
+
+
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
-        with distributed.Client(cluster) as client:
-            yield client
+    # The nanny writes its worker environment (OMP_NUM_THREADS=1, ...) into
+    # this process's os.environ; later tests' subprocesses must not inherit it.
+    environ = dict(os.environ)
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster:
+            with distributed.Client(cluster) as client:
+                yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +67,12 @@ def _torch_threads(n_threads):
 def _search_both_ways(search, X, y=None):
     """The same search fitted serially here and on the cluster through joblib.
 
-    The serial search runs one torch thread, as each worker does: float32
+    The serial search runs as many torch threads as a worker: float32
     sums are split differently between threads, which moves a score in its
     7th digit (SparseCoder's, measured); with equal thread counts the
     computations, and so the results, must be identical.
     """
-    with _torch_threads(1):
+    with _torch_threads(WORKER_THREADS):
         serial = clone(search).fit(X, y)
     with joblib.parallel_backend("dask"):
         distributed_ = clone(search).fit(X, y)
@@ -75,12 +87,13 @@ def _assert_same_results(serial, distributed_):
     assert distributed_.best_index_ == serial.best_index_
 
 
-def test_workers_run_one_torch_thread_each(client):
+def test_workers_run_omp_num_threads_torch_threads(client):
     # The nanny starts every worker with OMP_NUM_THREADS=1 (dask's
-    # distributed.nanny.pre-spawn-environ), which torch reads when imported:
-    # two workers on two cores do not fight over four threads.
+    # distributed.nanny.pre-spawn-environ) unless the environment sets it,
+    # and torch reads it when imported: two workers on two cores do not
+    # fight over four threads.
     threads = client.run(torch.get_num_threads)
-    assert list(threads.values()) == [1, 1]
+    assert list(threads.values()) == [WORKER_THREADS] * 2
 
 
 def test_pipeline_grid_search_on_the_cluster_equals_the_serial_one(client, digits):
