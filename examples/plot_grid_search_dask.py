@@ -26,6 +26,8 @@ script); in a notebook, or in this gallery, it need not.
 # %%
 # Data and pipeline
 # -----------------
+import logging
+
 import joblib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -57,8 +59,10 @@ search = GridSearchCV(pipe, param_grid, cv=2)
 # -----------
 # Two worker processes with one thread each.  Dask's nanny starts every
 # worker with ``OMP_NUM_THREADS=1``, so each runs one torch thread and the
-# two do not fight over this machine's two cores.
-cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None)
+# two do not fight over this machine's two cores.  (``silence_logs`` keeps
+# the cluster's routine messages, such as its shutdown, out of this page.)
+cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,
+                       silence_logs=logging.ERROR)
 client = Client(cluster)
 print("torch threads per worker:", client.run(torch.get_num_threads))
 
