@@ -1,4 +1,4 @@
-"""Order of the gallery: the estimators one by one, then all four, then the GPU."""
+"""Order of the gallery: the estimators one by one, then all four, then the GPU and a cluster."""
 
 ORDER = [
     "plot_sparse_coder_patches.py",
@@ -8,6 +8,7 @@ ORDER = [
     "plot_vdl_denoising.py",
     "plot_sparsity_psnr_tradeoff.py",
     "plot_gpu.py",
+    "plot_grid_search_dask.py",
 ]
 
 

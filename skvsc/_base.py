@@ -25,7 +25,7 @@ from ._data import (as_tensor, is_memory_mapped, training_dtype,
 from ._mixins import EnergyMixin, GenerativeMixin
 from ._progress import BAR_MIN_ROWS, progress_bar
 from ._training import TrainingMixin
-from ._utils import (check_float32_range, device_exists, make_generator,
+from ._utils import (check_float32_range, device_exists, make_generator, to_cpu_tree,
                      resolve_device, to_cpu, to_device)
 
 __all__ = ["SparseModelMixin", "EnergyMixin", "GenerativeMixin", "TRAINING_CONSTRAINTS"]
@@ -431,13 +431,23 @@ class SparseModelMixin(TrainingMixin, ClassNamePrefixFeaturesOutMixin, Transform
     def __getstate__(self):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
         state = dict(state)
-        # Optimisers and generator hold device-bound references; partial_fit
-        # rebuilds them lazily after loading.
-        state.pop("_optimizers", None)
-        state.pop("_generator", None)
-        state.pop("_noise_generator", None)
+        # Optimisers and generators travel as their states, so that a model
+        # shipped between processes (dask-ml's Incremental moves it to each
+        # block's worker) continues training exactly as it would have.
+        optimizers = state.pop("_optimizers", None)
+        if optimizers is not None:
+            state["_optimizer_states"] = {name: optimizer.state_dict()
+                                          for name, optimizer in optimizers.items()}
+        generator = state.pop("_generator", None)
+        noise_generator = state.pop("_noise_generator", None)
+        if generator is not None:
+            state["_generator_state"] = generator.get_state()
+            if noise_generator is not generator:
+                state["_noise_generator_state"] = noise_generator.get_state()
         for key, value in list(state.items()):
             state[key] = to_cpu(value)
+        if "_optimizer_states" in state:
+            state["_optimizer_states"] = to_cpu_tree(state["_optimizer_states"])
         return state
 
     def __setstate__(self, state):
@@ -450,9 +460,27 @@ class SparseModelMixin(TrainingMixin, ClassNamePrefixFeaturesOutMixin, Transform
                 stacklevel=2,
             )
             state["device_"] = device = torch.device("cpu")
+        optimizer_states = state.pop("_optimizer_states", None)
+        generator_state = state.pop("_generator_state", None)
+        noise_generator_state = state.pop("_noise_generator_state", None)
         if device is not None:
             state = {key: to_device(value, device) for key, value in state.items()}
         if hasattr(super(), "__setstate__"):
             super().__setstate__(state)
         else:
             self.__dict__.update(state)
+        if generator_state is not None:
+            self._generator = torch.Generator()
+            self._generator.set_state(generator_state)
+            self._noise_generator = self._generator
+            if device.type != "cpu":
+                self._noise_generator = torch.Generator(device=device)
+                if noise_generator_state is not None:
+                    self._noise_generator.set_state(noise_generator_state)
+                else:  # fitted on the CPU: a stream of its own on this device
+                    self._noise_generator.manual_seed(int(torch.randint(
+                        2**31 - 1, (), generator=self._generator)))
+        if optimizer_states is not None:
+            self._build_optimizers()  # load_state_dict moves the moments to the weights' device
+            for name, optimizer in self._optimizers.items():
+                optimizer.load_state_dict(optimizer_states[name])

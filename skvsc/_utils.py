@@ -8,7 +8,7 @@ import torch
 from sklearn.utils import check_random_state
 
 __all__ = ["resolve_device", "device_exists", "make_generator", "check_float32_range",
-           "to_cpu", "to_device"]
+           "to_cpu", "to_cpu_tree", "to_device"]
 
 
 def resolve_device(device):
@@ -149,6 +149,18 @@ def to_cpu(value):
         return copy.deepcopy(value).to("cpu")
     if isinstance(value, torch.Tensor):
         return value.detach().cpu()
+    return value
+
+
+def to_cpu_tree(value):
+    """``value`` with every tensor in its nested dicts and lists moved to the CPU
+    (an optimiser's ``state_dict``)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {key: to_cpu_tree(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_cpu_tree(item) for item in value)
     return value
 
 

@@ -289,6 +289,20 @@ def test_weights_only_format_round_trips(estimator, tmp_path):
                                   est.transform(X))
 
 
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=IDS)
+def test_pickled_model_continues_training_exactly(estimator):
+    # A model shipped to another process (dask-ml's Incremental does that for
+    # every block) trains on as the original: optimiser moments and random
+    # streams travel with it.
+    est = _fitted(estimator)
+    shipped = pickle.loads(pickle.dumps(est))
+    for model in (est, shipped):
+        model.partial_fit(X)
+        model.partial_fit(X[::-1])
+    for a, b in zip(est.module_.state_dict().values(), shipped.module_.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
 def test_load_refuses_foreign_and_corrupted_files(tmp_path):
     est = skvsc.SparseCoder(n_components=4, max_epochs=1, device="cpu", random_state=0).fit(X)
     pickled = tmp_path / "model.pkl"
