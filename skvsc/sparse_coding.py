@@ -322,7 +322,7 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
     def _train_step(self, X):
         with torch.no_grad():
             Z = self._codes(X, tol=None, max_iter=min(self.code_max_iter, _TRAIN_ITERS))
-            energy = lasso_energy(X, Z, self.module_.atoms, self.lam).mean().item()
+            energy = lasso_energy(X, Z, self.module_.atoms, self.lam).mean()  # read later
             if self.dict_update == "online":
                 restarted = self._online_update(X, Z)
             else:

@@ -495,8 +495,8 @@ class VariationalSparseCoder(GenerativeMixin, SparseModelMixin, BaseEstimator):
         squared = (out - X).pow(2)
         if noise_var is None:
             if self.noise_std == "auto":
-                floor = 1e-10 * float(self.module_.x_scale) ** 2 + 1e-30
-                noise_var = squared.detach().mean().clamp(min=floor)
+                floor = 1e-10 * self.module_.x_scale.square() + 1e-30  # no GPU sync
+                noise_var = torch.maximum(squared.detach().mean(), floor)
                 if self.module_.training:
                     with torch.no_grad():
                         self.module_.noise_var.lerp_(noise_var, 0.1)
