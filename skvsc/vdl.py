@@ -198,8 +198,8 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         ``"linear"``: ``x̂ = W z`` without bias.  ``"mlp"``:
         ``x̂ = W₂ ReLU(W₁ z + b₁)`` with ``hidden_size`` hidden units.
     hidden_size : int, default=512
-        Hidden size ``m`` of the ``"mlp"`` decoder (the paper does not state
-        its MNIST value).
+        Hidden size ``m`` of the ``"mlp"`` decoder.  The paper does not
+        state it; the authors' MNIST VDL-NL script uses 1024.
     positive_code : bool, default=True
         Non-negative codes (the paper's setting): non-negative shrinkage in
         FISTA and a ReLU LISTA encoder.  False: signed codes and a
@@ -229,6 +229,15 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         reaches, on 5,000 MNIST images in 10 epochs, a test reconstruction
         error of 0.44 of the mean image's where 3e-4 reached 0.76 in 12, at
         less time per epoch (FISTA's warm starts converge sooner).
+    learning_rate_decay : float, default=1.0
+        Step decay of the decoder's learning rate: during epoch ``e``
+        (counted from 0 over every ``fit``/``partial_fit`` since the last
+        ``fit``) it is ``learning_rate · learning_rate_decay ** (e //
+        learning_rate_decay_every)``.  1 keeps it constant.  The authors'
+        MNIST VDL-NL script halves it every 30 epochs (0.5 and 30; paper
+        002 Table 3 marks the schedule for its ImageNet VDL-NL only).
+    learning_rate_decay_every : int, default=30
+        Epochs between two decays of the decoder's learning rate.
     encoder_learning_rate : float, default=1e-3
         Adam learning rate of the encoder ``η_E`` (Table 3: 1e-4 for VDL,
         3e-4 for SDL; the default is ten times the VDL value, as above).
@@ -315,9 +324,16 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
     VDL-NL  0.02   12      92.0           17.3          15.7          13.6
     ======  =====  ======  =============  ============  ============  ============
 
-    VDL-NL's bracketed values are the paper's Fig. 7d model (λ not stated).
-    The MLP decoder's hidden size (512) is our choice; the paper does not
-    state it.  The hinge uses ``sqrt(Var + 1e-8)``.
+    These VDL-NL rows are *not* the paper's model: they use λ=0.02,
+    ``hidden_size=512`` and a constant learning rate, where the authors'
+    MNIST VDL-NL script (``kevtimova/deep-sparse``, ``scripts/MNIST_VDL-NL.sh``)
+    uses λ=0.01, ``hidden_size=1024`` and halves the decoder's learning rate
+    every 30 epochs (``learning_rate_decay=0.5``); the bracketed values are
+    the paper's Fig. 7d VDL-NL model (whose λ the paper does not state).
+    VDL's σ=1.5 denoising, 13.8 dB where the paper reports 12.2 with codes
+    about 4 points less sparse, is a deviation, not an agreement.  The
+    script now runs the authors' settings by default (see
+    ``docs/benchmarks.rst``).  The hinge uses ``sqrt(Var + 1e-8)``.
 
     References
     ----------
@@ -356,6 +372,8 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         "code_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "code_change_tol": [Interval(numbers.Real, 0, None, closed="left")],
         "encoder_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "learning_rate_decay": [Interval(numbers.Real, 0, 1, closed="right")],
+        "learning_rate_decay_every": [Interval(numbers.Integral, 1, None, closed="left")],
         "encoder_learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "decoder_bias_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "encoder_bias_decay": [Interval(numbers.Real, 0, None, closed="left")],
@@ -381,6 +399,8 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         code_change_tol=1e-3,
         encoder_iter=3,
         learning_rate=3e-3,
+        learning_rate_decay=1.0,
+        learning_rate_decay_every=30,
         encoder_learning_rate=1e-3,
         decoder_bias_decay=1e-3,
         encoder_bias_decay=0.0,
@@ -409,6 +429,8 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         self.code_change_tol = code_change_tol
         self.encoder_iter = encoder_iter
         self.learning_rate = learning_rate
+        self.learning_rate_decay = learning_rate_decay
+        self.learning_rate_decay_every = learning_rate_decay_every
         self.encoder_learning_rate = encoder_learning_rate
         self.decoder_bias_decay = decoder_bias_decay
         self.encoder_bias_decay = encoder_bias_decay
@@ -595,7 +617,11 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
                                            tol=self.code_change_tol)
 
         # Decoder: one Adam step on the mean energy of Z*, whose gradient in
-        # the decoder is that of mean (1/d)‖y − D(z*)‖² (eq. 2).
+        # the decoder is that of mean (1/d)‖y − D(z*)‖² (eq. 2), at the
+        # decayed learning rate of this epoch (n_iter_ epochs are complete).
+        n_decays = self.n_iter_ // self.learning_rate_decay_every
+        for group in optimizers["decoder"].param_groups:
+            group["lr"] = self.learning_rate * self.learning_rate_decay**n_decays
         optimizers["decoder"].zero_grad(set_to_none=True)
         energy = code_energy(X, Z, module.decoder, self.lam).mean()
         energy.backward()

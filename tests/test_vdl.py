@@ -258,3 +258,26 @@ def test_same_random_state_same_model(digits):
 def test_invalid_parameters_raise(digits, params):
     with pytest.raises(ValueError):
         VarianceRegDictLearner(**params).fit(digits[:20])
+
+
+def test_decoder_learning_rate_decays_by_steps_of_epochs(digits):
+    # The authors' VDL-NL schedule, scaled down: ×0.5 every 2 epochs.  During
+    # epoch e (from 0) the decoder's rate is lr·0.5**(e // 2); the encoder's
+    # stays.  The rates are recorded by every training step.
+    seen = []
+
+    class Recording(VarianceRegDictLearner):
+        def _train_step(self, X):
+            loss = super()._train_step(X)
+            seen.append((self.n_iter_, self._optimizers["decoder"].param_groups[0]["lr"],
+                         self._optimizers["encoder"].param_groups[0]["lr"]))
+            return loss
+
+    Recording(n_components=8, learning_rate=1e-2, learning_rate_decay=0.5,
+              learning_rate_decay_every=2, encoder_learning_rate=3e-3, max_epochs=5,
+              batch_size=100, code_max_iter=10, device="cpu", random_state=0).fit(digits[:500])
+    epochs = sorted({epoch for epoch, _, _ in seen})
+    assert epochs == [0, 1, 2, 3, 4]
+    for epoch, decoder_lr, encoder_lr in seen:
+        assert decoder_lr == pytest.approx(1e-2 * 0.5 ** (epoch // 2), rel=1e-12)
+        assert encoder_lr == 3e-3
