@@ -27,7 +27,10 @@ and prints, on the 10k test set, for the encoder's codes:
   each model is the one trained above.
 
 It ends with one machine-readable line per claimed number and per ordering
-claim, ``REPRO paper=002 row="..." paper_value=... ours=... tol=... ok|miss``,
+claim, for example (a line of the ``--quick`` run)::
+
+    REPRO paper=002 row="VDL zeros % sigma=1.5" paper_value=84.5 ours=67.22 tol=0.02 miss
+
 where ``ok`` means ``|ours − paper| ≤ tol·|paper|`` (orderings: ``true`` or
 ``false``, ``ok`` when ours holds as the paper's does).  Tolerances, relative:
 sparsity 0.02 (about ±1.8 points; the paper's spread over 5 seeds is 0.1–0.3
@@ -104,7 +107,10 @@ def load(quick, seed):
     x_train = data["x_train"].reshape(-1, 784).astype(np.float64) / 255.0
     x_test = data["x_test"].reshape(-1, 784).astype(np.float64) / 255.0
     mean, std = x_train.mean(), x_train.std()
-    normalise = lambda x: ((x - mean) / std).astype(np.float32)
+
+    def normalise(x):
+        return ((x - mean) / std).astype(np.float32)
+
     y_train, y_test = data["y_train"].astype(int), data["y_test"].astype(int)
     if quick:
         keep = np.random.default_rng(seed).permutation(len(x_train))[:10000]
@@ -118,7 +124,9 @@ def per_image_psnr(clean01, recon01):
 
 
 def evaluate(model, X_test, mean, std, rng):
-    undo = lambda x: x.astype(np.float64) * std + mean
+    def undo(x):
+        return x.astype(np.float64) * std + mean
+
     clean = undo(X_test)
     Z = model.transform(X_test)
     rec = undo(model.inverse_transform(Z))
