@@ -95,8 +95,11 @@ Results (docs/benchmarks.rst has the tables; library of commit 390347a):
 
 At 24 000 / 8 000 steps the SVAE's active units (max criterion) fall to 155
 and its MNIST atoms of norm > 0.5 to 352 (449 at 3 000 steps): both counts
-still fall with training, so only the 200 000-step protocol can confirm or
-refute the paper's 154 and 7.  The MSE order of Table 1 fails at every
+still fall with training, and the atoms of both SVAEs are still noise-like
+(compressing the decay into a tenth of the steps leaves the rate above 3e-4
+for only ~6 000 of them): ``--quick`` and the 24 000-step run check the
+machinery and the trends, they do not test the paper; only the 200 000-step
+protocol can confirm or refute its 154 and 7.  The MSE order of Table 1 fails at every
 budget (SVAE-Norm reconstructs worse than the SVAE), as under the previous
 protocol (commit 5583a1e), for the atom-norm reason the benchmarks page gives.
 """
