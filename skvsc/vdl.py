@@ -206,11 +206,12 @@ class VarianceRegDictLearner(EnergyMixin, SparseModelMixin, BaseEstimator):
         soft-threshold LISTA.
     code_step : float or None, default=0.5
         Fixed FISTA step ``η_z`` for the energy above (Table 3: 1 for SDL, 0.5
-        for VDL).  During training it is shortened only when it would diverge:
-        to ``1/L`` with the exact Lipschitz constant when the smooth part is
-        quadratic (linear decoder, no hinge), else by backtracking.  None:
-        ``1/L``, or backtracking from 1.  ``transform_method="fista"`` with the
-        MLP decoder uses the fixed step as given.
+        for VDL).  It is shortened only when it would diverge: to ``1/L``
+        with the exact Lipschitz constant when the smooth part is quadratic
+        (linear decoder, no hinge: SDL, and ``transform_method="fista"``),
+        else, during training, by backtracking.  None: ``1/L``, or
+        backtracking from 1.  ``transform_method="fista"`` with the MLP
+        decoder uses the fixed step as given.
     code_max_iter : int, default=200
         Maximum FISTA iterations.
     code_change_tol : float, default=1e-3
