@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 
 from skvsc import SparseCoder, VariationalSparseCoder
 
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 joblib = pytest.importorskip("joblib")
@@ -156,6 +157,31 @@ def test_incremental_training_reaches_the_energy_of_fit(client, digits):
     # A bound that tells training apart: half the passes end 2.4-3% higher.
     half = clone(coder).set_params(max_epochs=n_epochs // 2).fit(X)
     assert half.energy(X).mean() > 1.02 * energy
+
+
+@pytest.mark.parametrize("estimator", [
+    SparseCoder(n_components=16, lam=0.1, batch_size=128, device="cpu", random_state=0),
+    VariationalSparseCoder(n_components=8, batch_size=128, device="cpu", random_state=0),
+], ids=lambda e: type(e).__name__)
+def test_incremental_on_the_cluster_equals_incremental_in_process(client, digits, estimator):
+    # The model travels between workers as a pickle, which carries its
+    # optimiser moments and random streams: training is the same computation.
+    dask_ml_wrappers = pytest.importorskip("dask_ml.wrappers")
+    X_dask = da.from_array(digits[0][:1024], chunks=(256, -1))
+
+    def train():
+        incremental = dask_ml_wrappers.Incremental(clone(estimator), random_state=0)
+        for _ in range(2):
+            incremental.partial_fit(X_dask)
+        return incremental.estimator_
+
+    with _torch_threads(WORKER_THREADS), dask.config.set(scheduler="synchronous"):
+        in_process = train()
+    on_cluster = train()
+    assert on_cluster.n_steps_ == in_process.n_steps_ == 16
+    for a, b in zip(in_process.module_.state_dict().values(),
+                    on_cluster.module_.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_transform_of_a_dask_array_equals_transform_in_memory(client, digits):
