@@ -23,7 +23,8 @@ from .exceptions import CollapsedCodesWarning, TrainingDivergedError
 
 __all__ = ["TrainingMixin"]
 
-# Training data up to this size is moved to the model's device in one piece.
+# In-memory training data up to this size are converted once and moved to the
+# model's device; larger arrays, and memory-mapped ones, are read batch by batch.
 _DEVICE_DATA_BYTES = 2**31
 # A finite loss that grows past its first value by this factor (and by at
 # least this many units) is a divergence, not a bad epoch: no model of this
