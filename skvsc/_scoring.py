@@ -16,7 +16,8 @@ Mairal et al. 2010 §5 "image inpainting").
 import numpy as np
 import torch
 
-from .solvers import _warn_uncertified, fista, fista_autograd, lipschitz_constant
+from ._smooth import fista_autograd
+from .solvers import _warn_uncertified, fista, lipschitz_constant
 
 __all__ = [
     "N_FOLDS",

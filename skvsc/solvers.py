@@ -25,11 +25,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, validate_params
 
+from ._polish import _polish
+
 __all__ = [
-    "autograd_value_and_grad",
     "fista",
-    "fista_autograd",
-    "fista_smooth",
     "lasso_energy",
     "lipschitz_constant",
     "soft_threshold",
@@ -205,109 +204,6 @@ def _certified(Y, B, step_C, step, q, lam, tol, positive):
 
 _POLISH_FIRST = 256  # first active-set polish, in iterations (see fista)
 _POLISH_EVERY = 64  # iterations between later polishes
-_POLISH_BLOCK = 1 << 22  # float64 entries of the padded |S|×|S| systems per solve
-_POLISH_DROPS = 2  # re-solves after dropping the atoms whose sign flipped
-
-
-def _support_systems(Z, G_ext, B, lam, positive):
-    """Support, signs and the padded support-restricted systems of each row of ``Z``.
-
-    Returns ``idx`` (m, k) — the support of each row in increasing order, padded
-    with the index ``l`` of an extra, all-zero column — and, in float64, the
-    Gram blocks ``G_SS`` (identity on the pad) and right-hand sides
-    ``b_S − λ·sign(z_S)`` (zero on the pad).
-    """
-    l = Z.shape[1]
-    support = Z != 0
-    size = support.sum(dim=1)
-    k = int(size.max())
-    # Support indices first (stably sorted, so in increasing order), then the rest.
-    idx = torch.argsort((~support).to(torch.uint8), dim=1, stable=True)[:, :k]
-    pad = torch.arange(k, device=Z.device) >= size[:, None]
-    idx = idx.masked_fill(pad, l)
-    G_SS = G_ext[idx[:, :, None], idx[:, None, :]]
-    G_SS.diagonal(dim1=1, dim2=2).add_(pad.to(G_SS.dtype))
-    signs = torch.ones_like(Z) if positive else torch.sign(Z)
-    signs = torch.nn.functional.pad(signs, (0, 1)).gather(1, idx)
-    signs.masked_fill_(pad, 0)
-    rhs = torch.nn.functional.pad(B, (0, 1)).gather(1, idx).to(G_SS.dtype)
-    rhs.sub_(signs.to(rhs.dtype), alpha=lam)
-    return idx, signs, G_SS, rhs
-
-
-def _polish(Z, B, G_ext, lam, positive, n_drops=_POLISH_DROPS):
-    """Active-set polish of FISTA iterates ``Z`` (batched; never raises the energy).
-
-    For each row, with ``S`` the support of ``z`` and ``σ`` its signs, solves
-    the Lasso restricted to ``S`` as if the signs were right — one linear
-    system ``G_SS u_S = b_S − λσ_S`` per row, by a batched float64 Cholesky
-    factorisation of the padded ``|S|×|S|`` blocks (rows sorted by support
-    size and solved in blocks, so padding stays small).  Atoms whose sign
-    flips in ``u`` leave the support and the system is solved again, up to
-    ``n_drops`` times.  The result replaces ``z`` where its energy is lower.
-    Elsewhere ``z`` moves towards the first solution only as far as every
-    sign holds: on that face the energy is the convex quadratic that the
-    solution minimises, so the move is a descent step.  Where the signs and
-    support were right, the row lands on the exact Lasso optimum — which the
-    caller's duality-gap certificate checks (inactive atoms included).
-    """
-    m, l = Z.shape
-    result = Z.clone()
-    if m == 0:
-        return result
-    size = (Z != 0).sum(dim=1)
-    order = torch.argsort(size)
-    sizes = size[order].tolist()
-    start = 0
-    while start < m:
-        k = max(sizes[start], 1)
-        # Rows sharing roughly this block size, within the memory budget.
-        stop = min(m, start + max(1, _POLISH_BLOCK // (k * k)))
-        stop = min(stop, start + max(1, _POLISH_BLOCK // max(sizes[stop - 1], 1) ** 2))
-        rows = order[start:stop]
-        start = stop
-        if sizes[stop - 1] == 0:
-            continue
-        z = Z.index_select(0, rows)
-        idx, signs, G_SS, rhs = _support_systems(z, G_ext, B.index_select(0, rows), lam,
-                                                 positive)
-        z_S = torch.nn.functional.pad(z, (0, 1)).gather(1, idx).to(G_SS.dtype)
-        b_S = rhs + lam * signs.to(rhs.dtype)
-
-        def energy(u):  # of the rows' codes u on their supports, up to ½‖x‖²
-            quadratic = 0.5 * (torch.bmm(G_SS, u.unsqueeze(2)).squeeze(2) * u).sum(dim=1)
-            return quadratic - (b_S * u).sum(dim=1) + lam * u.abs().sum(dim=1)
-
-        keep = signs != 0
-        first = None
-        for _ in range(n_drops + 1):
-            # Dropped atoms: identity rows and columns, zero right-hand side.
-            G_keep = G_SS * (keep.unsqueeze(1) & keep.unsqueeze(2))
-            G_keep.diagonal(dim1=1, dim2=2).add_((~keep).to(G_SS.dtype))
-            chol, info = torch.linalg.cholesky_ex(G_keep)
-            u = torch.cholesky_solve((rhs * keep).unsqueeze(2), chol).squeeze(2)
-            failed = (info != 0) | ~torch.isfinite(u).all(dim=1)
-            u.masked_fill_(failed.unsqueeze(1), 0.0)
-            if first is None:
-                first, first_failed = u, failed
-            crossing = keep & (u * signs <= 0)
-            if not bool(crossing.any()):
-                break
-            keep = keep & ~crossing
-        u = u.masked_fill(u * signs <= 0, 0.0)
-        # The descent step towards the first solution, as far as every sign holds.
-        crossing = first * signs < 0
-        ratio = torch.where(crossing, z_S / (z_S - first).masked_fill(~crossing, 1.0),
-                            torch.ones_like(first))
-        alpha = ratio.amin(dim=1, keepdim=True).clamp_(0.0, 1.0)
-        alpha.masked_fill_(first_failed.unsqueeze(1), 0.0)
-        step = torch.lerp(z_S, first, alpha)
-        step.masked_fill_(step * signs <= 0, 0.0)  # the atoms that reached zero leave
-        better = (energy(u) < energy(step)) & ~failed
-        new = torch.where(better.unsqueeze(1), u, step).to(Z.dtype)
-        out = Z.new_zeros(len(rows), l + 1).scatter_(1, idx, new)[:, :l]
-        result.index_copy_(0, rows, out)
-    return result
 
 
 def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
@@ -505,140 +401,6 @@ def fista(gram, correlation, lam, *, lipschitz=None, init=None, positive=False,
     return returned(n_iter)
 
 
-def autograd_value_and_grad(smooth):
-    """``smooth``'s value and gradient from autograd, in scipy's ``jac=True`` convention.
-
-    Parameters
-    ----------
-    smooth : callable
-        ``smooth(Z) -> scalar tensor``, differentiable in ``Z``.
-
-    Returns
-    -------
-    callable
-        ``value_and_grad(Z) -> (value, grad)``, both detached; it records a graph
-        even when called under :func:`torch.no_grad`.
-    """
-
-    def value_and_grad(Z):
-        with torch.enable_grad():
-            Z = Z.detach().requires_grad_(True)
-            value = smooth(Z)
-            (grad,) = torch.autograd.grad(value, Z)
-        return value.detach(), grad
-
-    return value_and_grad
-
-
-def fista_smooth(value_and_grad, init, lam, *, value=None, step=None, positive=False,
-                 max_iter=200, tol=1e-4, backtracking=None, eta=2.0):
-    """FISTA for ``f(Z) + λ‖Z‖₁`` with ``f``'s value and gradient from a callable.
-
-    For energies that are not a Lasso in Gram form: a non-linear decoder, or
-    terms that couple the samples (paper 002's variance hinge).  There is no
-    duality-gap certificate here; the iterations stop when every sample's
-    relative change ``‖Δz‖ ≤ tol·‖z‖``.
-
-    Parameters
-    ----------
-    value_and_grad : callable
-        ``value_and_grad(Z) -> (value, grad)``: ``f`` summed over the batch (a
-        scalar tensor) and its gradient, of ``Z``'s shape — scipy's
-        ``jac=True`` convention.  :func:`autograd_value_and_grad` builds one
-        from ``f`` alone.
-    init : torch.Tensor of shape (n_samples, n_components)
-        Initial codes (e.g. zeros, or an encoder's prediction).
-    lam : float
-        L1 weight λ.
-    value : callable, default=None
-        ``value(Z) -> scalar tensor``, ``f`` alone, for backtracking's
-        sufficient-decrease test, where the gradient is not needed (it saves
-        autograd's backward pass); called under :func:`torch.no_grad`.  None
-        uses ``value_and_grad(Z)[0]``.
-    step : float, default=None
-        Fixed step size (paper 002 uses 0.5–1 with its 1/d scaling).  When None,
-        backtracking is used, from a step of 1.
-    positive : bool, default=False
-        Constrain the codes to be non-negative.
-    max_iter : int, default=200
-        Maximum number of iterations.
-    tol : float, default=1e-4
-        Relative-change tolerance, per sample; 0 runs ``max_iter`` iterations
-        (unless the codes stop moving exactly).
-    backtracking : bool, default=None
-        Use Beck–Teboulle backtracking; defaults to ``step is None``.  With a
-        fixed ``step`` it starts from ``1/step`` and only increases L, so the
-        step is shortened only where it would not decrease the energy.  The
-        step is shared by the batch.
-    eta : float, default=2.0
-        Factor by which backtracking increases the Lipschitz estimate.
-
-    Returns
-    -------
-    codes : torch.Tensor of shape (n_samples, n_components)
-        The codes (detached).
-    n_iter : int
-        Iterations run.
-    """
-    if backtracking is None:
-        backtracking = step is None
-    if value is None:
-        def value(Z):
-            return value_and_grad(Z)[0]
-    lipschitz = 1.0 if step is None else 1.0 / step
-
-    Z = init.detach().clone()
-    Y = Z
-    t = 1.0
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        f_y, grad_y = value_and_grad(Y)
-        while True:
-            Z_new = soft_threshold(Y - grad_y / lipschitz, lam / lipschitz, positive)
-            if not backtracking:
-                break
-            with torch.no_grad():
-                diff = Z_new - Y
-                f_new = value(Z_new)
-                bound = f_y + (grad_y * diff).sum() + 0.5 * lipschitz * diff.pow(2).sum()
-            if f_new <= bound + 1e-6 * abs(float(bound)) or lipschitz > 1e12:
-                break
-            lipschitz *= eta
-        done = _converged(Z_new, Z, tol)
-        t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        Y = Z_new + ((t - 1.0) / t_next) * (Z_new - Z)
-        Z, t = Z_new, t_next
-        if bool(done.all()):
-            break
-    return Z.detach(), n_iter
-
-
-def fista_autograd(smooth, init, lam, **kwargs):
-    """:func:`fista_smooth` for ``smooth(Z) + λ‖Z‖₁`` with the gradient from autograd.
-
-    Parameters
-    ----------
-    smooth : callable
-        ``smooth(Z) -> scalar tensor``, differentiable in ``Z`` (summed over the
-        batch).
-    init : torch.Tensor of shape (n_samples, n_components)
-        Initial codes.
-    lam : float
-        L1 weight λ.
-    **kwargs
-        ``step``, ``positive``, ``max_iter``, ``tol``, ``backtracking`` and
-        ``eta`` of :func:`fista_smooth`.
-
-    Returns
-    -------
-    codes : torch.Tensor of shape (n_samples, n_components)
-        The codes (detached).
-    n_iter : int
-        Iterations run.
-    """
-    return fista_smooth(autograd_value_and_grad(smooth), init, lam, value=smooth, **kwargs)
-
-
 @validate_params(
     {
         "X": ["array-like"],
@@ -649,11 +411,12 @@ def fista_autograd(smooth, init, lam, **kwargs):
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str],
+        "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
 )
 def sparse_encode(X, dictionary, *, lam=1.0, positive=False, max_iter=1000, tol=1e-4,
-                  batch_size=4096, device="auto"):
+                  batch_size=4096, device="auto", verbose=0):
     """Sparse codes of ``X`` on a fixed dictionary, by batched FISTA.
 
     Solves, for every row ``x`` of ``X`` independently,
@@ -689,6 +452,8 @@ def sparse_encode(X, dictionary, *, lam=1.0, positive=False, max_iter=1000, tol=
         Samples solved together; bounds memory.
     device : str, default="auto"
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    verbose : int, default=0
+        ≥ 1 draws a progress bar over the rows (tqdm) on stderr.
 
     Returns
     -------
@@ -709,6 +474,7 @@ def sparse_encode(X, dictionary, *, lam=1.0, positive=False, max_iter=1000, tol=
     >>> sparse_encode(np.array([[2.0, -0.5, 0.0]]), D, lam=1.0).round(3)
     array([[ 1., -0.,  0.]])
     """
+    from ._progress import progress_bar
     from ._utils import check_float32_range, resolve_device
 
     X = check_array(X, dtype=[np.float64, np.float32])
@@ -727,6 +493,7 @@ def sparse_encode(X, dictionary, *, lam=1.0, positive=False, max_iter=1000, tol=
     lipschitz = lipschitz_constant(gram)
     codes = np.empty((X.shape[0], D.shape[0]), dtype=X.dtype)
     n_uncertified = 0
+    bar = progress_bar(total=X.shape[0], desc="sparse_encode", unit="row", verbose=verbose)
     with torch.no_grad():
         for start in range(0, X.shape[0], batch_size):
             X_t = torch.as_tensor(X[start : start + batch_size], dtype=torch.float32,
@@ -736,6 +503,8 @@ def sparse_encode(X, dictionary, *, lam=1.0, positive=False, max_iter=1000, tol=
                                       sq_norms=X_t.pow(2).sum(dim=1), return_uncertified=True)
             n_uncertified += int(uncertified.sum())
             codes[start : start + batch_size] = Z.cpu().numpy()
+            bar.update(len(Z))
+    bar.close()
     _warn_uncertified(n_uncertified, X.shape[0], max_iter, tol, "max_iter", stacklevel=4)
     return codes
 

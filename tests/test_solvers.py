@@ -9,10 +9,9 @@ from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.linear_model import Lasso
 
 from skvsc import sparse_encode
+from skvsc._smooth import fista_autograd, fista_smooth
 from skvsc.solvers import (
     fista,
-    fista_autograd,
-    fista_smooth,
     lasso_energy,
     lipschitz_constant,
     soft_threshold,

@@ -6,7 +6,7 @@ from sklearn.base import clone
 
 import skvsc._data
 import skvsc._training
-from skvsc import SparseCoder
+from skvsc import SparseCoder, sparse_encode
 
 from test_common import ESTIMATORS
 
@@ -139,3 +139,12 @@ def test_step_losses_are_read_in_groups(data, monkeypatch):
     n_steps = len(X) // 10
     assert sum(reads) == n_steps
     assert len([n for n in reads if n]) <= n_steps // skvsc._training._LOSS_READS_EVERY + 2
+
+
+def test_sparse_encode_progress_only_when_asked(data, capsys):
+    dictionary = np.eye(12, dtype=np.float32)
+    sparse_encode(data, dictionary, lam=0.1, batch_size=256)
+    assert capsys.readouterr().err == ""
+    sparse_encode(data, dictionary, lam=0.1, batch_size=256, verbose=1)
+    err = capsys.readouterr().err
+    assert "sparse_encode" in err and "700/700" in err and "\r" not in err
