@@ -95,7 +95,7 @@ def main():
             mapped = np.load(path, mmap_mode="r")
             streamed, t_map, rise_map = peak_rise(lambda: make().fit(mapped))
             in_memory = np.load(path)  # read before measuring: the data itself is not counted
-            loaded, t_mem, rise_mem = peak_rise(lambda: make().fit(in_memory))
+            loaded, t_mem, rise_mem = peak_rise(lambda data=in_memory: make().fit(data))
             same = all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(
                 streamed.module_.state_dict().values(), loaded.module_.state_dict().values()))
             del in_memory, loaded

@@ -473,13 +473,11 @@ class SparseModelMixin(TrainingMixin, ClassNamePrefixFeaturesOutMixin, Transform
             self._generator = torch.Generator()
             self._generator.set_state(generator_state)
             self._noise_generator = self._generator
+            # A model fitted on a GPU keeps a noise stream there; loaded on
+            # the CPU (no GPU here), its device_ is the CPU and one stream serves.
             if device.type != "cpu":
                 self._noise_generator = torch.Generator(device=device)
-                if noise_generator_state is not None:
-                    self._noise_generator.set_state(noise_generator_state)
-                else:  # fitted on the CPU: a stream of its own on this device
-                    self._noise_generator.manual_seed(int(torch.randint(
-                        2**31 - 1, (), generator=self._generator)))
+                self._noise_generator.set_state(noise_generator_state)
         if optimizer_states is not None:
             self._build_optimizers()  # load_state_dict moves the moments to the weights' device
             for name, optimizer in self._optimizers.items():
