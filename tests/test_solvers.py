@@ -9,9 +9,11 @@ from sklearn.decomposition import sparse_encode as sk_sparse_encode
 from sklearn.linear_model import Lasso
 
 from skvsc import sparse_encode
+from skvsc._lars import lars_path_end
 from skvsc._smooth import fista_autograd, fista_smooth
 from skvsc.solvers import (
     fista,
+    lars,
     lasso_energy,
     lipschitz_constant,
     soft_threshold,
@@ -242,6 +244,7 @@ def test_sparse_encode_positive_and_batches():
         ({"lam": -1.0}, "lam"),
         ({"device": "tpu"}, "tpu"),
         ({"max_iter": 0}, "max_iter"),
+        ({"algorithm": "omp"}, "algorithm"),
     ],
 )
 def test_sparse_encode_rejects_bad_parameters(kwargs, message):
@@ -385,3 +388,73 @@ def test_sparse_coder_transform_warns_naming_code_max_iter():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         coder.transform(X)  # (score's masked problems are harder; see test_robustness)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n_features=st.integers(4, 24),
+    n_components=st.integers(3, 48),
+    correlation=st.floats(0.0, 0.99),
+    lam_fraction=st.floats(0.01, 0.9),
+    positive=st.booleans(),
+)
+def test_lars_path_end_is_the_lasso_optimum(seed, n_features, n_components, correlation,
+                                            lam_fraction, positive):
+    # Over-complete and ill-conditioned draws included: atoms that are noisy
+    # copies of a few prototypes, more atoms than features.
+    X, D, lam = _correlated_problem(seed, 24, n_features, n_components, correlation,
+                                    lam_fraction)
+    Z, _n_steps, unfinished = lars_path_end(D @ D.T, X @ D.T, lam, positive=positive)
+    optimum = lasso_energy(X, _lasso_codes(X, D, lam, positive), D, lam)
+    ours = lasso_energy(X, Z, D, lam)
+    if positive:
+        assert bool((Z >= 0).all())
+    done = ~unfinished
+    assert bool((ours[done] - optimum[done] <= 1e-9 * optimum[done] + 1e-12).all())
+    # KKT: active correlations equal λ·sign(z), inactive ones at most λ.
+    C = X @ D.T - Z @ (D @ D.T)
+    active = Z != 0
+    assert torch.allclose(C[active & done[:, None]],
+                          lam * torch.sign(Z[active & done[:, None]]), rtol=1e-6, atol=1e-9)
+    inactive = C.clamp(min=0) if positive else C.abs()
+    assert bool((inactive[~active & done[:, None]] <= lam * (1 + 1e-6) + 1e-9).all())
+    # The wrapper certifies every code, falling back to FISTA where LARS stopped.
+    Z_cert, _n, uncertified = lars(D @ D.T, X @ D.T, lam, positive=positive, tol=1e-9,
+                                   max_iter=100_000, sq_norms=X.pow(2).sum(1),
+                                   return_uncertified=True)
+    assert not bool(uncertified.any())
+    assert bool((lasso_energy(X, Z_cert, D, lam) - optimum <= 1e-9 * optimum + 1e-12).all())
+
+
+def test_lars_blocks_a_duplicated_atom_and_still_reaches_the_optimum():
+    X, D, lam = _problem(3, 10, 6, 8, 0.05)
+    D = torch.cat([D, D[:2], -D[2:3]])  # exact copies, and a sign-flipped copy
+    Z, _n_steps, unfinished = lars_path_end(D @ D.T, X @ D.T, lam)
+    assert not bool(unfinished.any())
+    optimum = lasso_energy(X, _lasso_codes(X, D, lam), D, lam)
+    assert bool((lasso_energy(X, Z, D, lam) - optimum <= 1e-9 * optimum).all())
+
+
+def test_lars_returns_zeros_above_lambda_max_and_counts_steps():
+    X, D, lam = _problem(4, 5, 6, 10, 1.0)
+    Z, n_steps, unfinished = lars_path_end(D @ D.T, X @ D.T, lam * 1.01)
+    assert n_steps == 0 and not bool(Z.any()) and not bool(unfinished.any())
+    # The path of a sample with an orthonormal dictionary: one join per atom above λ.
+    x = torch.tensor([[3.0, -2.0, 0.5, 1.5]], dtype=torch.float64)
+    Z, n_steps, _ = lars_path_end(torch.eye(4, dtype=torch.float64), x, 1.0)
+    assert n_steps == 3
+    assert torch.equal(Z, torch.tensor([[2.0, -1.0, 0.0, 0.5]], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_sparse_encode_lars_matches_scikit_learn_lasso_lars(positive):
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((24, 10))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    X = rng.standard_normal((30, 10))
+    ours = sparse_encode(X, D, lam=0.3, algorithm="lars", positive=positive, tol=1e-6)
+    theirs = sk_sparse_encode(X, D, algorithm="lasso_lars", alpha=0.3, positive=positive)
+    energy = lambda Z: 0.5 * ((X - Z @ D) ** 2).sum(1) + 0.3 * np.abs(Z).sum(1)  # noqa: E731
+    assert np.all(energy(ours) <= energy(theirs) * (1 + 1e-6) + 1e-9)
+    assert ours.dtype == X.dtype
