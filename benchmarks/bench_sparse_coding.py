@@ -28,11 +28,10 @@ timed.  The time to reach scikit-learn's final test energy is interpolated
 linearly between the two checkpoints that bracket it.
 
 All libraries get 2 threads (torch threads, SPAMS ``numThreads``, scikit-learn
-``n_jobs`` and BLAS) and the same OpenMP settings: skvsc is imported first, so
-its default (idle OpenMP workers spin for ``GOMP_SPINCOUNT=3000`` before they
-sleep; see ``skvsc/__init__.py``) is in place before torch or SPAMS load their
-OpenMP runtime.  Run with ``OMP_WAIT_POLICY=PASSIVE`` on a machine shared with
-busy processes.
+``n_jobs`` and BLAS) and the same OpenMP environment (skvsc sets none; the
+header prints ``OMP_WAIT_POLICY`` and ``GOMP_SPINCOUNT``).  Run with
+``OMP_WAIT_POLICY=PASSIVE`` on a machine shared with busy processes (see the
+installation guide).
 
 Run ``python benchmarks/bench_sparse_coding.py`` (3–6 minutes on 2 cores) or
 ``--quick`` (1–2 minutes).  The ratios move with the machine's load: print-outs
@@ -41,24 +40,21 @@ the same drift, but only a run on an otherwise idle machine gives ratios that
 mean something.
 """
 
+import argparse
+import math
 import os
+import time
+import warnings
+from pathlib import Path
 
-import skvsc  # noqa: F401  (first: its OpenMP default must precede torch and SPAMS)
+import numpy as np
+import torch
+from sklearn.decomposition import MiniBatchDictionaryLearning
+from sklearn.decomposition import sparse_encode as sk_sparse_encode
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
-import argparse  # noqa: E402
-import math  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from sklearn.decomposition import MiniBatchDictionaryLearning  # noqa: E402
-from sklearn.decomposition import sparse_encode as sk_sparse_encode  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from skvsc import SparseCoder, solvers, sparse_encode  # noqa: E402
+from skvsc import SparseCoder, solvers, sparse_encode
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "olshausen_images.npz"
 PATCH = 16

@@ -12,7 +12,7 @@ from ._base import TRAINING_CONSTRAINTS, EnergyMixin, SparseModelMixin
 from ._scoring import masked_cv_score, masked_lasso_predictions
 from ._utils import check_float32_range
 from .modules import normalize_rows_
-from .solvers import _warn_uncertified, fista, lasso_energy
+from .solvers import _warn_uncertified, fista, lars, lasso_energy
 
 __all__ = ["SparseCoder"]
 
@@ -78,6 +78,13 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
         ``benchmarks/bench_sparse_coding.py``, hence the default.
     positive_code : bool, default=False
         Constrain the codes to be non-negative.
+    transform_algorithm : {"fista", "lars"}, default="fista"
+        Solver of the codes of ``transform`` (and ``energy``), as
+        ``algorithm`` of :func:`skvsc.sparse_encode`: certified FISTA with
+        its active-set polish, or the batched LARS homotopy (exact, and
+        faster on small, ill-conditioned learned dictionaries such as 256
+        atoms of 8 × 8 digits; slower on large ones).  The codes of the
+        training steps and of ``score`` always come from FISTA.
     code_max_iter : int, default=1000
         Maximum FISTA iterations per code of ``transform`` and ``score``; a
         :class:`~sklearn.exceptions.ConvergenceWarning` says how many codes
@@ -176,6 +183,7 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
         "dictionary": ["array-like", None],
         "dict_update": [StrOptions({"online", "projected_gradient"})],
         "positive_code": ["boolean"],
+        "transform_algorithm": [StrOptions({"fista", "lars"})],
         "code_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "code_tol": [Interval(numbers.Real, 0, None, closed="left")],
     }
@@ -191,6 +199,7 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
         dictionary=None,
         dict_update="online",
         positive_code=False,
+        transform_algorithm="fista",
         code_max_iter=1000,
         code_tol=1e-4,
         batch_size=256,
@@ -209,6 +218,7 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
         self.dictionary = dictionary
         self.dict_update = dict_update
         self.positive_code = positive_code
+        self.transform_algorithm = transform_algorithm
         self.code_max_iter = code_max_iter
         self.code_tol = code_tol
         self.batch_size = batch_size
@@ -282,10 +292,14 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
         certify = tol is None and max_iter is None  # transform/score: code_tol, warn at the cap
         max_iter = max_iter or self.code_max_iter
         tol = self.code_tol if certify else tol
-        Z, _, uncertified = fista(self._gram, X @ atoms.T, self.lam, lipschitz=self._lipschitz,
-                                  init=init, positive=self.positive_code, max_iter=max_iter,
-                                  tol=tol, sq_norms=X.pow(2).sum(dim=1),
-                                  return_uncertified=True)
+        options = {"positive": self.positive_code, "max_iter": max_iter, "tol": tol,
+                   "sq_norms": X.pow(2).sum(dim=1), "return_uncertified": True}
+        if certify and self.transform_algorithm == "lars":
+            Z, _, uncertified = lars(self._gram, X @ atoms.T, self.lam,
+                                     lipschitz=self._lipschitz, **options)
+        else:
+            Z, _, uncertified = fista(self._gram, X @ atoms.T, self.lam,
+                                      lipschitz=self._lipschitz, init=init, **options)
         if certify:
             _warn_uncertified(int(uncertified.sum()), X.shape[0], max_iter, tol,
                              "code_max_iter")

@@ -76,6 +76,24 @@ def test_transform_is_the_fista_code_and_inverse_transform_decodes(fitted, digit
     np.testing.assert_allclose(fitted.energy(X[:50]), energy, rtol=1e-5)
 
 
+def test_lars_transform_is_the_exact_code_and_leaves_training_alone(fitted, digits):
+    X, _ = digits
+    lars = pickle.loads(pickle.dumps(fitted)).set_params(transform_algorithm="lars")
+    exact = SklearnSparseCoder(fitted.components_.astype(np.float64),
+                               transform_algorithm="lasso_lars",
+                               transform_alpha=fitted.lam).transform(X[:200])
+    energy = lambda Z: (0.5 * ((X[:200] - Z @ fitted.components_) ** 2).sum(1)  # noqa: E731
+                        + fitted.lam * np.abs(Z).sum(1))
+    codes = lars.transform(X[:200])
+    np.testing.assert_allclose(energy(codes), energy(exact), rtol=1e-5)
+    np.testing.assert_allclose(lars.energy(X[:200]), energy(codes), rtol=1e-5)
+    # score's codes (masked-feature cross-validation) do not depend on it.
+    assert lars.score(X[:200]) == fitted.score(X[:200])
+    refit = SparseCoder(n_components=24, lam=0.2, max_epochs=3, device="cpu", random_state=0,
+                        transform_algorithm="lars").fit(X)
+    np.testing.assert_array_equal(refit.components_, fitted.components_)
+
+
 def test_fixed_dictionary_matches_scikit_learn_sparse_coder(digits):
     X, _ = digits
     rng = np.random.default_rng(0)
@@ -235,6 +253,7 @@ def test_bad_input_is_a_clear_error_and_changes_nothing(fitted, case, method):
     ({"n_components": 0}, "n_components"),
     ({"batch_size": 0}, "batch_size"),
     ({"dict_update": "sgd"}, "dict_update"),
+    ({"transform_algorithm": "omp"}, "transform_algorithm"),
     ({"device": "tpu"}, "tpu"),
     ({"device": "cuda:12345"}, "cuda"),
 ])
