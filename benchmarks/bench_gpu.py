@@ -3,7 +3,7 @@
 For each estimator (default parameters, one epoch), the script times ``fit``
 on 60,000 × 784 rows and ``transform`` of 10,000 rows on the CPU and on the
 GPU, then the throughput of :func:`skvsc.sparse_encode` (784 features, 256
-and 784 atoms, ``tol=1e-4``), and prints the GPU/CPU speed-up of every row.
+and 784 atoms, ``tol=1e-4``, both algorithms), and prints the GPU/CPU speed-up of every row.
 With ``--tests`` it then runs the CUDA tests (``tests/test_cuda.py``).
 
 The data are MNIST when ``--mnist PATH`` (an ``.npz`` with ``x_train``) is
@@ -81,13 +81,15 @@ def main():
     for n_atoms in (256, 784):
         dictionary = rng.standard_normal((n_atoms, X.shape[1])).astype(np.float32)
         dictionary /= np.linalg.norm(dictionary, axis=1, keepdims=True)
-        times = {}
-        for device in ("cpu", "cuda"):
-            sparse_encode(X_test[:256], dictionary, lam=0.1, device=device)  # warm-up
-            _, times[device] = timed(
-                lambda: sparse_encode(X_test, dictionary, lam=0.1, tol=1e-4, device=device),
-                device)
-        rows.append((f"sparse_encode {n_atoms} atoms (10k rows)", times["cpu"], times["cuda"]))
+        for algorithm in ("fista", "lars"):
+            times = {}
+            for device in ("cpu", "cuda"):
+                encode = lambda rows: sparse_encode(  # noqa: E731
+                    rows, dictionary, lam=0.1, tol=1e-4, device=device, algorithm=algorithm)
+                encode(X_test[:256])  # warm-up
+                _, times[device] = timed(lambda: encode(X_test), device)
+            rows.append((f"sparse_encode {algorithm} {n_atoms} atoms (10k rows)", times["cpu"],
+                         times["cuda"]))
 
     print(f"{'operation':<44}{'CPU s':>9}{'GPU s':>9}{'GPU speed-up':>14}")
     for name, cpu, gpu in rows:

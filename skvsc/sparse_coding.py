@@ -83,8 +83,8 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
         ``algorithm`` of :func:`skvsc.sparse_encode`: certified FISTA with
         its active-set polish, or the batched LARS homotopy (exact, and
         faster on small, ill-conditioned learned dictionaries such as 256
-        atoms of 8 × 8 digits; slower on large ones).  The codes of the
-        training steps and of ``score`` always come from FISTA.
+        atoms of 8 × 8 digits; slower on large ones).  ``score`` always
+        uses FISTA.
     code_max_iter : int, default=1000
         Maximum FISTA iterations per code of ``transform`` and ``score``; a
         :class:`~sklearn.exceptions.ConvergenceWarning` says how many codes
@@ -287,22 +287,19 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
     def _atoms(self):
         return self.module_.atoms
 
-    def _codes(self, X, init=None, tol=None, max_iter=None):
-        atoms = self.module_.atoms
-        certify = tol is None and max_iter is None  # transform/score: code_tol, warn at the cap
-        max_iter = max_iter or self.code_max_iter
-        tol = self.code_tol if certify else tol
-        options = {"positive": self.positive_code, "max_iter": max_iter, "tol": tol,
-                   "sq_norms": X.pow(2).sum(dim=1), "return_uncertified": True}
-        if certify and self.transform_algorithm == "lars":
-            Z, _, uncertified = lars(self._gram, X @ atoms.T, self.lam,
-                                     lipschitz=self._lipschitz, **options)
-        else:
-            Z, _, uncertified = fista(self._gram, X @ atoms.T, self.lam,
-                                      lipschitz=self._lipschitz, init=init, **options)
-        if certify:
-            _warn_uncertified(int(uncertified.sum()), X.shape[0], max_iter, tol,
-                             "code_max_iter")
+    def _codes(self, X, training=False):
+        # Training steps: a few uncertified FISTA iterations; transform and
+        # energy: certified to code_tol by transform_algorithm, warn at the cap.
+        solve = lars if not training and self.transform_algorithm == "lars" else fista
+        max_iter = min(self.code_max_iter, _TRAIN_ITERS) if training else self.code_max_iter
+        Z, _, uncertified = solve(
+            self._gram, X @ self.module_.atoms.T, self.lam, lipschitz=self._lipschitz,
+            positive=self.positive_code, max_iter=max_iter,
+            tol=None if training else self.code_tol, sq_norms=X.pow(2).sum(dim=1),
+            return_uncertified=True)
+        if not training:
+            _warn_uncertified(int(uncertified.sum()), X.shape[0], max_iter, self.code_tol,
+                              "code_max_iter")
         return Z
 
     def _exact_codes(self, X):
@@ -335,7 +332,7 @@ class SparseCoder(EnergyMixin, SparseModelMixin, BaseEstimator):
     # -------------------------------------------------------------- learning
     def _train_step(self, X):
         with torch.no_grad():
-            Z = self._codes(X, tol=None, max_iter=min(self.code_max_iter, _TRAIN_ITERS))
+            Z = self._codes(X, training=True)
             energy = lasso_energy(X, Z, self.module_.atoms, self.lam).mean()  # read later
             if self.dict_update == "online":
                 restarted = self._online_update(X, Z)

@@ -62,11 +62,12 @@ def test_cuda_fit_is_reproducible(X):
         np.testing.assert_allclose(a.transform(X), b.transform(X), rtol=1e-4, atol=1e-5)
 
 
-def test_sparse_encode_on_cuda_matches_the_cpu(X):
+@pytest.mark.parametrize("algorithm", ["fista", "lars"])
+def test_sparse_encode_on_cuda_matches_the_cpu(X, algorithm):
     dictionary = SparseCoder(n_components=32, max_epochs=2, device="cpu",
                              random_state=0).fit(X).components_
-    cpu = sparse_encode(X, dictionary, lam=0.1, tol=1e-6, device="cpu")
-    gpu = sparse_encode(X, dictionary, lam=0.1, tol=1e-6, device="cuda")
+    cpu = sparse_encode(X, dictionary, lam=0.1, tol=1e-6, device="cpu", algorithm=algorithm)
+    gpu = sparse_encode(X, dictionary, lam=0.1, tol=1e-6, device="cuda", algorithm=algorithm)
 
     def energy(Z):
         return 0.5 * ((X - Z @ dictionary) ** 2).sum(1) + 0.1 * np.abs(Z).sum(1)
