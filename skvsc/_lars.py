@@ -61,9 +61,10 @@ def lars_path_end(gram, correlation, lam, *, positive=False, max_steps=None):
     n_steps : int
         Steps taken by the longest path.
     unfinished : torch.Tensor of bool, shape (n_samples,)
-        Samples that did not reach ``λ`` (``max_steps``, or an atom that is
-        linearly dependent on the active ones); their codes are the path's
-        last point, a good start for an iterative solver.
+        Samples whose path did not reach ``λ`` within ``max_steps``; their
+        codes are the path's last point, a good start for an iterative
+        solver.  (An atom linearly dependent on the active ones never joins:
+        the path goes on without it.)
     """
     m, l = correlation.shape
     device, out_dtype = correlation.device, correlation.dtype
@@ -102,16 +103,18 @@ def lars_path_end(gram, correlation, lam, *, positive=False, max_steps=None):
     state["active"][ar, first] = True
     n_steps = 0
 
-    def finish(done):
-        """Store the finished rows' codes (re-solved on their active sets).
+    def finish(done, at_lam=True):
+        """Store the finished rows' codes (at ``λ``: re-solved on their active sets).
 
         Finished rows stay in the state, frozen, until a quarter of the rows
         are finished: copying every state tensor costs more than a few idle rows.
         """
-        s = {key: state[key][done] for key in ("rows", "b", "slots", "inverse", "signs")}
-        # On the final active set and signs the optimum solves G_AA z = b_A − λ s_A.
-        b_A = torch.nn.functional.pad(s["b"], (0, 1)).gather(1, s["slots"])
-        z = torch.bmm(s["inverse"], (b_A - lam * s["signs"]).unsqueeze(2)).squeeze(2)
+        s = {key: state[key][done] for key in ("rows", "b", "slots", "inverse", "signs", "z")}
+        z = s["z"]
+        if at_lam:
+            # On the final active set and signs the optimum solves G_AA z = b_A − λ s_A.
+            b_A = torch.nn.functional.pad(s["b"], (0, 1)).gather(1, s["slots"])
+            z = torch.bmm(s["inverse"], (b_A - lam * s["signs"]).unsqueeze(2)).squeeze(2)
         z = z.masked_fill(s["slots"] == l, 0.0)
         full = torch.zeros(len(z), l + 1, dtype=f64, device=device).scatter_(1, s["slots"], z)
         codes[s["rows"]] = full[:, :l].to(out_dtype)
@@ -124,7 +127,7 @@ def lars_path_end(gram, correlation, lam, *, positive=False, max_steps=None):
     while bool(state["alive"].any()):
         if n_steps >= max_steps:
             unfinished[state["rows"][state["alive"]]] = True
-            finish(state["alive"].clone())
+            finish(state["alive"].clone(), at_lam=False)
             break
         n_steps += 1
         m = state["rows"].numel()

@@ -458,3 +458,20 @@ def test_sparse_encode_lars_matches_scikit_learn_lasso_lars(positive):
     energy = lambda Z: 0.5 * ((X - Z @ D) ** 2).sum(1) + 0.3 * np.abs(Z).sum(1)  # noqa: E731
     assert np.all(energy(ours) <= energy(theirs) * (1 + 1e-6) + 1e-9)
     assert ours.dtype == X.dtype
+
+
+def test_lars_stopped_by_max_steps_returns_its_path_point_and_the_wrapper_finishes():
+    X, D, lam = _correlated_problem(5, 6, 12, 30, 0.9, 0.02)
+    Z, n_steps, unfinished = lars_path_end(D @ D.T, X @ D.T, lam, max_steps=3)
+    assert n_steps == 3 and bool(unfinished.all())
+    # Three steps from zero: at most three atoms, on the path, so above the optimum.
+    assert bool(((Z != 0).sum(1) <= 3).all())
+    optimum = lasso_energy(X, _lasso_codes(X, D, lam), D, lam)
+    assert bool((lasso_energy(X, Z, D, lam) > optimum).all())
+    assert bool((lasso_energy(X, Z, D, lam) < lasso_energy(X, 0 * Z, D, lam)).all())
+    # On the path the active correlations are all equal to the largest one, above λ.
+    C = (X @ D.T - Z @ (D @ D.T)).abs()
+    largest = C.amax(dim=1, keepdim=True).expand_as(C)
+    active = Z != 0
+    assert torch.allclose(C[active], largest[active], rtol=1e-9)
+    assert bool((largest[:, 0] > lam).all())
