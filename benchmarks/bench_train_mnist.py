@@ -15,8 +15,8 @@ energy after it, and the time to reach scikit-learn's final held-out energy
 (interpolated between checkpoints), side by side.  Everything runs with 2
 threads.
 
-Run ``python benchmarks/bench_train_mnist.py`` (about 25 minutes on 2 cores,
-most of it scikit-learn's epoch) or ``--quick`` (10,000 images, 4 minutes).
+Run ``python benchmarks/bench_train_mnist.py`` (about 10 minutes on 2 cores,
+most of it scikit-learn's epoch) or ``--quick`` (10,000 images).
 """
 
 import argparse

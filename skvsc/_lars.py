@@ -47,7 +47,7 @@ def lars_path_end(gram, correlation, lam, *, positive=False, max_steps=None):
     correlation : torch.Tensor of shape (n_samples, n_components)
         ``X Dᵀ``.
     lam : float
-        L1 weight λ > 0.
+        L1 weight λ ≥ 0.
     positive : bool, default=False
         Non-negative codes.
     max_steps : int, default=None
@@ -131,7 +131,6 @@ def lars_path_end(gram, correlation, lam, *, positive=False, max_steps=None):
             break
         n_steps += 1
         m = state["rows"].numel()
-        ar = torch.arange(m, device=device)
         slots, inverse, signs, w = (state[key] for key in ("slots", "inverse", "signs", "w"))
         occupied = slots != l
         # w solves G_AA w = s_A (kept up to date below): moving the active

@@ -3,11 +3,9 @@ with a smooth ``f`` given by its value and gradient (a non-linear decoder,
 terms that couple the samples).  :mod:`skvsc.solvers` holds the certified
 Lasso solver these complement."""
 
-import math
-
 import torch
 
-from .solvers import _converged, soft_threshold
+from .solvers import _converged, _momentum, soft_threshold
 
 __all__ = ["autograd_value_and_grad", "fista_autograd", "fista_smooth"]
 
@@ -112,9 +110,8 @@ def fista_smooth(value_and_grad, init, lam, *, value=None, step=None, positive=F
                 break
             lipschitz *= eta
         done = _converged(Z_new, Z, tol)
-        t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        Y = Z_new + ((t - 1.0) / t_next) * (Z_new - Z)
-        Z, t = Z_new, t_next
+        Y, t = _momentum(Z, Z_new, t)
+        Z = Z_new
         if bool(done.all()):
             break
     return Z.detach(), n_iter

@@ -531,9 +531,10 @@ def sparse_encode(X, dictionary, *, lam=1.0, positive=False, max_iter=1000, tol=
         ``"fista"``: :func:`skvsc.solvers.fista` with its active-set polish.
         ``"lars"``: the batched LARS-Lasso homotopy
         (:func:`skvsc.solvers.lars`), exact up to rounding and certified the
-        same way; one step per atom joining or leaving a support, so it pays
-        off on ill-conditioned dictionaries with few non-zeros per code
-        (learned from images), FISTA on well-conditioned ones.
+        same way; one step per atom joining or leaving a support.  Measured
+        in ``benchmarks/bench_encode_real.py``: 5× faster than FISTA on 256
+        atoms learned from 8 × 8 digits, on par or slower on 784 MNIST
+        atoms, 3–12× slower on whitened image patches.
 
     Returns
     -------
@@ -575,10 +576,10 @@ def sparse_encode(X, dictionary, *, lam=1.0, positive=False, max_iter=1000, tol=
     n_uncertified = 0
     bar = progress_bar(total=X.shape[0], desc="sparse_encode", unit="row", verbose=verbose)
     with torch.no_grad():
+        solve = lars if algorithm == "lars" else fista
         for start in range(0, X.shape[0], batch_size):
             X_t = torch.as_tensor(X[start : start + batch_size], dtype=torch.float32,
                                   device=torch_device)
-            solve = lars if algorithm == "lars" else fista
             Z, _, uncertified = solve(gram, X_t @ D_t.T, lam, lipschitz=lipschitz,
                                       positive=positive, max_iter=max_iter, tol=tol,
                                       sq_norms=X_t.pow(2).sum(dim=1), return_uncertified=True)
